@@ -1,0 +1,52 @@
+"""Regenerate README.md from nbs/index.ipynb without Quarto.
+
+Markdown cells are copied as they are; code cells become fenced Python blocks with their nbdev directives removed
+(`#| hide` cells are dropped); text outputs become fenced blocks and image outputs are written to `images/`.
+Run from the repository root: `python tools/build_readme.py`.
+"""
+import base64
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def code_source(src: str):
+    lines = src.splitlines()
+    directives = [l for l in lines if l.startswith('#|')]
+    if any(d.split()[1:2] == ['hide'] for d in directives if len(d.split()) > 1):
+        return None
+    return '\n'.join(l for l in lines if not l.startswith('#|')).strip()
+
+
+def render(nb_path: Path, images: Path) -> str:
+    nb = nbformat.read(nb_path, as_version=4)
+    out, n_img = [], 0
+    for cell in nb.cells:
+        if cell.cell_type == 'markdown':
+            out.append(cell.source.strip())
+            continue
+        if cell.cell_type != 'code' or (src := code_source(cell.source)) is None:
+            continue
+        if src:
+            out.append(f'```python\n{src}\n```')
+        for o in cell.get('outputs', []):
+            data = o.get('data', {})
+            if 'image/png' in data:
+                images.mkdir(exist_ok=True)
+                n_img += 1
+                name = f'readme_{n_img}.png'
+                (images / name).write_bytes(base64.b64decode(data['image/png']))
+                out.append(f'![]({images.relative_to(ROOT).as_posix()}/{name})')
+            elif o.get('output_type') == 'stream' or 'text/plain' in data:
+                text = o.get('text') or data.get('text/plain', '')
+                text = ''.join(text) if isinstance(text, list) else text
+                if text.strip():
+                    out.append('```\n' + text.rstrip() + '\n```')
+    return '\n\n'.join(out) + '\n'
+
+
+if __name__ == '__main__':
+    readme = render(ROOT / 'nbs' / 'index.ipynb', ROOT / 'images')
+    (ROOT / 'README.md').write_text(readme, encoding='utf-8')
