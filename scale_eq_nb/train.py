@@ -453,6 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--train-size', type=int, default=None, help='training images (default: per data set)')
     t.add_argument('--batch-size', type=int, default=None, help='batch size (default: per data set)')
     t.add_argument('--lr', type=float, default=None, help='AdamW learning rate (default: per data set)')
+    t.add_argument('--step-size', type=int, default=None, help='epochs between learning-rate drops by 10x (default: per data set)')
     t.add_argument('--sizes', type=_sizes_arg, default=None, help='input sizes, e.g. 8-28 (default: the protocol\'s)')
     t.add_argument('--widths', type=_widths_arg, default=None, help='channel widths, e.g. 32,64,100,100')
     t.add_argument('--paper', action='store_true', default=None, help="the paper's widths, hidden size and dropout")
@@ -474,7 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 _TRAIN_FLAGS = dict(dataset='dataset', data_dir='data_dir', model='model', epochs='epochs', train_size='train_size',
-                    batch_size='batch_size', lr='lr', sizes='sizes', widths='widths', paper='paper', seed='seed')
+                    batch_size='batch_size', lr='lr', step_size='step_size', sizes='sizes', widths='widths',
+                    paper='paper', seed='seed')
 
 def format_summary(metrics: dict) -> str:
     "Human-readable lines: accuracy per size, scale consistency, equivariance error per block."

@@ -1,15 +1,32 @@
 """Regenerate README.md from nbs/index.ipynb without Quarto.
 
-Markdown cells are copied as they are; code cells become fenced Python blocks with their nbdev directives removed
-(`#| hide` cells are dropped); text outputs become fenced blocks and image outputs are written to `images/`.
-Run from the repository root: `python tools/build_readme.py`.
+First the chapter pictures of the index's chapter map are refreshed: the `FIGURE`-th stored figure of each chapter
+notebook is written to `nbs/images/chapter_NN.png`. Then the index is rendered: markdown cells are copied (links to
+`images/` and to `*.ipynb` are made relative to the repository root), code cells become fenced Python blocks with their
+nbdev directives removed (`#| hide` cells are dropped), text outputs become fenced blocks and image outputs are written
+to `images/`. Run from the repository root: `python tools/build_readme.py`.
 """
 import base64
+import re
 from pathlib import Path
 
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
+NBS = ROOT / 'nbs'
+FIGURE = {'03': 2, '06': 2, '10': 4}  # which stored figure pictures a chapter (1-based; default 1)
+
+
+def chapter_figures() -> None:
+    "Write one picture per chapter notebook `NN_*.ipynb` to `nbs/images/chapter_NN.png`."
+    for nb_path in sorted(NBS.glob('[0-9][0-9]_*.ipynb')):
+        num = nb_path.name[:2]
+        pngs = [o['data']['image/png'] for c in nbformat.read(nb_path, as_version=4).cells if c.cell_type == 'code'
+                for o in c.get('outputs', []) if 'image/png' in o.get('data', {})]
+        if pngs:
+            (NBS / 'images').mkdir(exist_ok=True)
+            png = pngs[min(FIGURE.get(num, 1), len(pngs)) - 1]
+            (NBS / 'images' / f'chapter_{num}.png').write_bytes(base64.b64decode(png))
 
 
 def code_source(src: str):
@@ -25,7 +42,8 @@ def render(nb_path: Path, images: Path) -> str:
     out, n_img = [], 0
     for cell in nb.cells:
         if cell.cell_type == 'markdown':
-            out.append(cell.source.strip())
+            src = re.sub(r'(\]\(|src=")(images/)', r'\1nbs/\2', cell.source.strip())
+            out.append(re.sub(r'\]\(([\w-]+\.ipynb)\)', r'](nbs/\1)', src))
             continue
         if cell.cell_type != 'code' or (src := code_source(cell.source)) is None:
             continue
@@ -48,5 +66,6 @@ def render(nb_path: Path, images: Path) -> str:
 
 
 if __name__ == '__main__':
+    chapter_figures()
     readme = render(ROOT / 'nbs' / 'index.ipynb', ROOT / 'images')
     (ROOT / 'README.md').write_text(readme, encoding='utf-8')
