@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .models import activation, complex_dtype, real_dtype
+from .models import ComplexWeightsMixin, activation, complex_dtype, real_dtype
 from .nonlinearity import scaleEqNonlin
 from .spectral_conv import SpectralConv1x1, SpectralConv2dLocalized
 
@@ -37,7 +37,7 @@ def _check_image_batch(owner: nn.Module, x, in_channels: int, dtype: torch.dtype
     return n
 
 # %% ../nbs/10_segmentation.ipynb #c91a98d7
-class ScaleEqSegmenter(nn.Module):
+class ScaleEqSegmenter(ComplexWeightsMixin, nn.Module):
     "Scale-equivariant segmenter: [localized spectral conv + 1×1 complex conv → scale-equivariant non-linearity] blocks, then a 1×1 complex head to one real logit map."
     def __init__(self, in_channels: int = 1, widths: Sequence[int] = (16, 16, 16), global_modes: int = 28,
                  local_modes: int = 5, activation_name: str = 'relu', base_res: int = 6,
@@ -75,23 +75,6 @@ class ScaleEqSegmenter(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         "Real per-pixel logits `(B, 1, N, N)` for the real image batch `x` `(B, C, N, N)`."
         return torch.fft.ifft2(self.head(self.features(x)), norm='forward').real
-
-    def to(self, *args, **kwargs):
-        "`nn.Module.to`, except that a real dtype turns the complex weights into the matching complex dtype (plain `to` would drop their imaginary parts)."
-        device, dtype, non_blocking, _ = torch._C._nn._parse_to(*args, **kwargs)
-        if dtype is None or dtype.is_complex:
-            return super().to(*args, **kwargs)
-        cdt = complex_dtype(dtype)
-        return self._apply(lambda t: t.to(device, cdt if t.is_complex() else dtype if t.is_floating_point() else None,
-                                          non_blocking))
-
-    def double(self):
-        "The model in float64 (complex weights in complex128)."
-        return self.to(torch.float64)
-
-    def float(self):
-        "The model in float32 (complex weights in complex64)."
-        return self.to(torch.float32)
 
 # %% ../nbs/10_segmentation.ipynb #be53090b
 class CNNSegmenter(nn.Module):
