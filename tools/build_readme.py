@@ -30,11 +30,13 @@ def chapter_figures() -> None:
 
 
 def code_source(src: str):
-    lines = src.splitlines()
-    directives = [l for l in lines if l.startswith('#|')]
-    if any(d.split()[1:2] == ['hide'] for d in directives if len(d.split()) > 1):
+    "The code a reader sees: None for `#| hide` cells, '' for `#| echo: false` cells, else the code without directives."
+    directives = [l[2:].strip() for l in src.splitlines() if l.startswith('#|')]
+    if 'hide' in directives:
         return None
-    return '\n'.join(l for l in lines if not l.startswith('#|')).strip()
+    if 'echo: false' in directives:
+        return ''
+    return '\n'.join(l for l in src.splitlines() if not l.startswith('#|')).strip()
 
 
 def render(nb_path: Path, images: Path) -> str:
@@ -57,6 +59,9 @@ def render(nb_path: Path, images: Path) -> str:
                 name = f'readme_{n_img}.png'
                 (images / name).write_bytes(base64.b64decode(data['image/png']))
                 out.append(f'![]({images.relative_to(ROOT).as_posix()}/{name})')
+            elif 'text/markdown' in data:
+                text = data['text/markdown']
+                out.append((''.join(text) if isinstance(text, list) else text).strip())
             elif o.get('output_type') == 'stream' or 'text/plain' in data:
                 text = o.get('text') or data.get('text/plain', '')
                 text = ''.join(text) if isinstance(text, list) else text
