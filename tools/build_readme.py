@@ -14,7 +14,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / 'nbs'
-FIGURE = {'03': 2, '06': 2, '10': 4}  # which stored figure pictures a chapter (1-based; default 1)
+FIGURE = {'03': 2, '05': 2, '06': 2, '07': 2, '10': 4}  # which stored figure pictures a chapter (1-based; default 1)
 
 
 def chapter_figures() -> None:
