@@ -23,6 +23,7 @@ import base64
 import html
 import mimetypes
 import re
+import shutil
 import sys
 import unicodedata
 import xml.etree.ElementTree as ET
@@ -442,6 +443,8 @@ def main(argv=None) -> int:
     parser.add_argument('--out', type=Path, default=ROOT / '_book', help='output folder (default: _book/)')
     args = parser.parse_args(argv)
     failed = build(args.nbs.resolve(), args.out.resolve())
+    if (args.nbs / 'images').is_dir():  # pictures that markdown cells reference with HTML <img> tags
+        shutil.copytree(args.nbs / 'images', args.out / 'images', dirs_exist_ok=True)
     print(f'book written to {args.out}' + (f'; {failed} notebook(s) FAILED' if failed else ''))
     return 1 if failed else 0
 
