@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Optional
 
 import torch
 
-from .downscale import band_edge, downscale_spectrum, ideal_downscale
+from .downscale import band_edge, downscale_spectrum, ideal_downscale, ring_index
 
 # %% ../nbs/01_equivariance.ipynb #781ac4ae
 @dataclass(frozen=True)
@@ -93,8 +93,7 @@ def _check_output(y, size: int, what: str, domain: str) -> None:
 # %% ../nbs/01_equivariance.ipynb #cc769cb6
 def _below_top_band(Z: torch.Tensor, size: int) -> torch.Tensor:
     "Zero every frequency of the spectrum `Z` (on a `size` grid) with $\\|k\\|_\\infty\\ge e(M')$: the top ring and the Nyquist bins."
-    k = torch.fft.fftfreq(size, 1 / size, device=Z.device).abs()
-    keep = torch.maximum(k[:, None], k[None, :]) < band_edge(size)
+    keep = ring_index(size, Z.device) < band_edge(size)
     return Z * keep
 
 def _exclude_top_band(z: torch.Tensor, size: int, domain: str) -> torch.Tensor:

@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from .downscale import (band_edge, downscale_spectrum, upscale_spectrum, resample_half_spectrum,
+from .downscale import (band_edge, ring_index, downscale_spectrum, upscale_spectrum, resample_half_spectrum,
                                    hermitian_half, hermitian_complete)
 
 # %% ../nbs/03_nonlinearity.ipynb #e8499e4a
@@ -65,16 +65,11 @@ def exact_sizes(n: int, base_res: int, increment: int = 1, pool_window: int = 1)
     return out
 
 # %% ../nbs/03_nonlinearity.ipynb #fb41cd8c
-def _ring_index(n: int, device=None) -> torch.Tensor:
-    "Ring $\\|k\\|_\\infty$ of every bin of an `n`×`n` FFT spectrum."
-    k = torch.fft.fftfreq(n, 1 / n, device=device).round().long().abs()
-    return torch.maximum(k[:, None], k[None, :])
-
 def literal_scale_eq_nonlin(X: torch.Tensor, non_lin: Callable, base_res: int, increment: int = 1,
                             norms: Optional[Mapping[int, Callable]] = None) -> torch.Tensor:
     "Reference scale-equivariant non-linearity on the full spectrum `X` (B, C, N, N): ring $m$ of the output is $\\mathcal F_r(\\sigma(\\mathcal D_r x))$ at its source resolution $r$."
     N = X.shape[-1]
-    ring = _ring_index(N, X.device)
+    ring = ring_index(N, X.device)
     Y = torch.zeros_like(X)
     prev = -1
     for r in visited_resolutions(N, base_res, increment):

@@ -11,9 +11,9 @@ from typing import Callable, Mapping, Optional
 import torch
 import torch.nn.functional as F
 
-from .downscale import band_edge, downscale_spectrum, upscale_spectrum, resample_half_spectrum
+from .downscale import band_edge, ring_index, downscale_spectrum, upscale_spectrum, resample_half_spectrum
 from .nonlinearity import (scaleEqNonlin, visited_resolutions, _analyse, _annulus_by_matrices, _band_features,
-                                      _check_positive_int, _coarse, _ring_index, _synthesis_by_matrices, _synthesize)
+                                      _check_positive_int, _coarse, _synthesis_by_matrices, _synthesize)
 
 # %% ../nbs/04_pooling.ipynb #3b701dbe
 def literal_scale_eq_maxpool(X: torch.Tensor, non_lin: Callable, base_res: int, pool_window: int = 2, increment: int = 1,
@@ -21,7 +21,7 @@ def literal_scale_eq_maxpool(X: torch.Tensor, non_lin: Callable, base_res: int, 
     "Reference scale-equivariant max-pooling on the full spectrum `X` (B, C, N, N) → (B, C, N', N'), $N'=\\lceil N/p\\rceil$: pooled ring $m$ is $\\mathcal F_c(\\mathrm{pool}_p(\\mathrm{LP}_c(\\sigma(\\mathcal D_rx))))$ at its source $r$, $c=\\lceil r/p\\rceil$."
     N, p = X.shape[-1], pool_window
     n_out = _coarse(N, p)
-    ring = _ring_index(n_out, X.device)
+    ring = ring_index(n_out, X.device)
     Y = X.new_zeros(*X.shape[:-2], n_out, n_out)
     prev = -1
     for r in visited_resolutions(N, base_res, increment, p):
