@@ -16,8 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
-from .downscale import (band_edge, ring_index, downscale_spectrum, upscale_spectrum, resample_half_spectrum,
-                                   hermitian_half, hermitian_complete)
+from .downscale import band_edge, ring_index, downscale_spectrum, upscale_spectrum
 
 # %% ../nbs/03_nonlinearity.ipynb #e8499e4a
 def _check_positive_int(name: str, v) -> int:
@@ -82,7 +81,41 @@ def literal_scale_eq_nonlin(X: torch.Tensor, non_lin: Callable, base_res: int, i
         prev = band_edge(r)
     return Y
 
-# %% ../nbs/03_nonlinearity.ipynb #5f6dc8e2
+# %% ../nbs/03_nonlinearity.ipynb #279fe192
+def _to_columns(X: torch.Tensor) -> torch.Tensor:
+    "Spectra `(B, C, n, n)` → real `(n, n, 2, B·C)`: frequency $k_1$, frequency $k_2$, real/imaginary part, then one column per map."
+    n = X.shape[-1]
+    return torch.view_as_real(X).reshape(-1, n * n * 2).T.contiguous().view(n, n, 2, -1)
+
+def _from_columns(Yc: torch.Tensor, B: int, C: int) -> torch.Tensor:
+    "Inverse of `_to_columns`: real `(n, n, 2, B·C)` → complex `(B, C, n, n)`."
+    n = Yc.shape[0]
+    return torch.view_as_complex(Yc.reshape(n * n * 2, B * C).T.contiguous().view(B, C, n, n, 2))
+
+class _Columns(torch.autograd.Function):
+    "`_to_columns`, whose adjoint is `_from_columns` (a transposition)."
+    @staticmethod
+    def forward(ctx, X):
+        ctx.B, ctx.C = X.shape[0], X.shape[1]
+        return _to_columns(X)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        return _from_columns(g, ctx.B, ctx.C)
+
+class _Spectra(torch.autograd.Function):
+    "`_from_columns`, whose adjoint is `_to_columns`."
+    @staticmethod
+    def forward(ctx, Yc, B, C):
+        return _from_columns(Yc, B, C)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, gY):
+        return _to_columns(gY), None, None
+
+# %% ../nbs/03_nonlinearity.ipynb #aa4e07d9
 def _band_rows(t: int) -> list:
     "Frequencies of the rows of a band-$t$ half spectrum, in FFT order: $0..t,-t..-1$."
     return list(range(t + 1)) + list(range(-t, 0))
@@ -93,101 +126,110 @@ def _angles(ks, g: int, ns=None) -> torch.Tensor:
     n = torch.arange(g)[None, :] if ns is None else torch.as_tensor(list(ns), dtype=torch.long)[None, :]
     return (2 * math.pi / g) * ((k * n) % g).double()
 
-def _band_features(Xb: torch.Tensor) -> torch.Tensor:
-    "Band half spectrum `(..., 2T+1, T+1)` → real features `(..., 2, T+1, 2T+1)`: per column $k_2$, $[X_0,P_1,\\mp M_1,\\dots]$ for $\\Re U$ and $\\Im U$."
-    T = (Xb.shape[-2] - 1) // 2
-    Xt = Xb.transpose(-1, -2)
-    X0, Xp, Xn = Xt[..., :1], Xt[..., 1:T + 1], Xt[..., T + 1:].flip(-1)
-    P, M = Xp + Xn, Xp - Xn
-    re = torch.cat([X0.real, torch.stack([P.real, -M.imag], -1).flatten(-2)], -1)
-    im = torch.cat([X0.imag, torch.stack([P.imag, M.real], -1).flatten(-2)], -1)
-    return torch.stack([re, im], -3)
+def _csr(rows: list, cols: list, vals: list, shape: tuple) -> torch.Tensor:
+    "A float64 sparse CSR matrix from coordinate lists (duplicates summed)."
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')                                 # sparse CSR support is labelled beta
+        m = torch.sparse_coo_tensor(torch.tensor([rows, cols], dtype=torch.long).view(2, -1),
+                                    torch.tensor(vals, dtype=torch.float64), shape)
+        return m.coalesce().to_sparse_csr()
 
-def _band_features_adjoint(gF: torch.Tensor) -> torch.Tensor:
-    "Adjoint of `_band_features` (PyTorch's convention for complex gradients: $\\partial L/\\partial\\Re+i\\,\\partial L/\\partial\\Im$)."
-    gre, gim = gF[..., 0, :, :], gF[..., 1, :, :]
-    gPre, gNegImM, gPim, gMre = gre[..., 1::2], gre[..., 2::2], gim[..., 1::2], gim[..., 2::2]
-    gpos = torch.complex(gPre + gMre, gPim - gNegImM)
-    gneg = torch.complex(gPre - gMre, gPim + gNegImM)
-    return torch.cat([torch.complex(gre[..., :1], gim[..., :1]), gpos, gneg.flip(-1)], -1).transpose(-1, -2)
+def _feature_matrix(n: int, T: int) -> torch.Tensor:
+    "Sparse map from `_to_columns` rows `(n, n, 2)` to the band-$T$ features `(2T+1, T+1, 2)`: four entries per row."
+    pos = lambda k1, k2, part: ((k1 % n) * n + (k2 % n)) * 2 + part
+    R, Cc, V = [], [], []
+    for f in range(2 * T + 1):
+        j = (f + 1) // 2
+        s = 0.25 if j == 0 else 0.5                                     # H_0 = (X[0,k2] + conj X[0,-k2]) / 2
+        for k2 in range(T + 1):
+            q = [(j, k2), (-j, k2), (-j, -k2), (j, -k2)]                # X[j,k2], X[-j,k2], conj X[-j,-k2], conj X[j,-k2]
+            if f % 2 == 1 or f == 0:                                    # P_j: (re, im)
+                terms = [([pos(*k, 0) for k in q], [s, s, s, s]), ([pos(*k, 1) for k in q], [s, s, -s, -s])]
+            else:                                                       # S_j: (-Im M_j, Re M_j)
+                terms = [([pos(*k, 1) for k in q], [-s, s, s, -s]), ([pos(*k, 0) for k in q], [s, -s, s, -s])]
+            for cols, ws in terms:
+                R += [len(R) // 4] * 4
+                Cc += cols
+                V += ws
+    return _csr(R, Cc, V, ((2 * T + 1) * (T + 1) * 2, n * n * 2))
 
 @lru_cache(maxsize=1024)
-def _synthesis_matrices(g: int, t: int, dtype: torch.dtype, device: torch.device) -> tuple:
-    "$K$ `(2t+1, g)`: rows $1,\\cos,\\sin$ of $2\\pi k_1n_1/g$; $E$ `(2(t+1), g)`: rows $w\\cos$, $-w\\sin$ of $2\\pi k_2n_2/g$; and their transposes."
-    a = _angles(range(1, t + 1), g)
-    K = torch.cat([torch.ones(1, g, dtype=torch.float64), torch.stack([a.cos(), a.sin()], 1).flatten(0, 1)])
-    b = _angles(range(t + 1), g)
+def _synthesis_matrices(r: int, t: int, dtype: torch.dtype, device: torch.device) -> tuple:
+    "`ET` $(r,2(t+1))$: columns $(k_2,\\text{part})$ = $w\\cos$, $-w\\sin$ of $2\\pi k_2n_2/r$; `KT` $(r,2t+1)$: columns $1,\\cos,\\sin$ of $2\\pi jn_1/r$; and their transposes."
+    b = _angles(range(t + 1), r)
     w = torch.tensor([1.] + [2.] * t, dtype=torch.float64)[:, None]
-    E = torch.cat([w * b.cos(), -w * b.sin()])
-    return tuple(m.to(device, dtype).contiguous() for m in (K, K.T, E, E.T))
+    E = torch.stack([w * b.cos(), -w * b.sin()], 1).flatten(0, 1)
+    a = _angles(range(1, t + 1), r)
+    K = torch.cat([torch.ones(1, r, dtype=torch.float64), torch.stack([a.cos(), a.sin()], 1).flatten(0, 1)])
+    return tuple(m.to(device, dtype).contiguous() for m in (E.T, K.T, E, K))
 
-def _synthesize(F: torch.Tensor, g: int, t: int) -> torch.Tensor:
-    "Real `g`×`g` map with band $t$ from band features `F` (reads the leading band-$t$ block): two real matrix products."
-    K, _, E, _ = _synthesis_matrices(g, t, F.dtype, F.device)
-    U = F[..., : t + 1, : 2 * t + 1] @ K                                 # (..., 2, t+1, g): Re U, Im U by (k2, n1)
-    return U.permute(*range(U.ndim - 3), -1, -3, -2).flatten(-2) @ E    # (..., g, 2(t+1)) @ (2(t+1), g)
+def _lmul(A: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+    "`A @ X[i]` for every matrix of the batch `X`: one `bmm`, `A` broadcast without a copy."
+    return torch.bmm(A.expand(X.shape[0], -1, -1), X)
 
-def _synthesize_adjoint(gz: torch.Tensor, t: int) -> torch.Tensor:
-    "Adjoint of `_synthesize`: gradient of the band-$t$ feature block from the gradient of the map."
-    _, KT, _, ET = _synthesis_matrices(gz.shape[-1], t, gz.dtype, gz.device)
-    G = (gz @ ET).unflatten(-1, (2, t + 1))
-    return G.permute(*range(G.ndim - 3), -2, -1, -3).contiguous() @ KT
+def _synthesize(Fe: torch.Tensor, r: int, t: int) -> torch.Tensor:
+    "Maps `(r, r, B·C)` of band $t$ from the features (reads their leading band-$t$ block in place)."
+    ET, KT, _, _ = _synthesis_matrices(r, t, Fe.dtype, Fe.device)
+    V = _lmul(ET, Fe[: 2 * t + 1, : t + 1].flatten(1, 2))                 # (2t+1, r[n2], BC)
+    z = V.new_empty(r, r, V.shape[-1])                                   # a tensor of its own, not a view
+    torch.mm(KT, V.view(2 * t + 1, -1), out=z.view(r, -1))
+    return z
 
-# %% ../nbs/03_nonlinearity.ipynb #c500935e
-def _annulus_layout(prev: int, t: int) -> tuple:
-    "Rows of part A (FFT order), and rows and columns of part B, of the rings $\\text{prev}<\\|k\\|_\\infty\\le t$ of a half spectrum."
-    rows_a = [k for k in _band_rows(t) if abs(k) > prev]
-    rows_b = _band_rows(prev) if prev >= 0 else []
-    cols_b = list(range(prev + 1, t + 1)) if prev >= 0 else []
-    return rows_a, rows_b, cols_b
+def _synthesize_adjoint_into(gFe: torch.Tensor, gz: torch.Tensor, t: int):
+    "Add the adjoint of `_synthesize` applied to the map gradient `gz` to the band-$t$ block of `gFe`."
+    r, BC = gz.shape[0], gz.shape[-1]
+    _, _, E, K = _synthesis_matrices(r, t, gz.dtype, gz.device)
+    gV = (K @ gz.reshape(r, -1)).view(2 * t + 1, r, BC)
+    gFe[: 2 * t + 1, : t + 1].add_(_lmul(E, gV).view(2 * t + 1, t + 1, 2, BC))
 
-def _annulus_frequencies(prev: int, t: int) -> tuple:
-    "Frequencies $(k_1,k_2)$ of the annulus coefficients in the order `_annulus` returns them (A row-major, B column-major)."
-    ra, rb, cb = _annulus_layout(prev, t)
-    k1 = [a for a in ra for _ in range(t + 1)] + [a for _ in cb for a in rb]
-    k2 = [b for _ in ra for b in range(t + 1)] + [b for b in cb for _ in rb]
-    return torch.tensor(k1, dtype=torch.long), torch.tensor(k2, dtype=torch.long)
+# %% ../nbs/03_nonlinearity.ipynb #95fd292a
+def _dft_rows(ks, c: int) -> torch.Tensor:
+    "`(2 len(ks), c)`: rows $(k,\\Re)=\\cos$ and $(k,\\Im)=-\\sin$ of $2\\pi kn/c$, the real view of $e^{-2\\pi ikn/c}$."
+    a = _angles(ks, c)
+    return torch.stack([a.cos(), -a.sin()], 1).flatten(0, 1)
+
+def _dft_mix(ks, c: int) -> torch.Tensor:
+    "`(2 len(ks), 2c)`: sums partial sums $(\\Re,\\Im)$ over $n$ times $e^{-2\\pi ikn/c}$, giving rows $(k,\\text{re/im})$."
+    a = _angles(ks, c)
+    co, si = a.cos(), a.sin()
+    return torch.stack([torch.cat([co, si], 1), torch.cat([-si, co], 1)], 1).flatten(0, 1)
 
 @lru_cache(maxsize=1024)
-def _annulus_matrices(g: int, prev: int, t: int, dtype: torch.dtype, device: torch.device) -> tuple:
-    "DFT rows (scaled by $1/g^2$) for the annulus of a `g` grid, in the layouts the products below need."
-    ra, rb, cb = _annulus_layout(prev, t)
-    rdt = dtype.to_real()
-    a = _angles(ra, g)
-    AT = torch.cat([a.cos(), -a.sin()]) / g**2                           # (2RA, g): contraction over n1
-    O = torch.polar(torch.ones(t + 1, g, dtype=torch.float64), -_angles(range(t + 1), g)).T   # (g, t+1)
-    mats = [AT.to(device, rdt).contiguous(), AT.T.to(device, rdt).contiguous(), O.to(device, dtype).contiguous(),
-            O.conj().T.to(device, dtype).contiguous()]
-    if rb:
-        c = _angles(cb, g)
-        BT = torch.cat([c.cos(), -c.sin()]) / g**2                       # (2CB, g): contraction over n2
-        P = torch.polar(torch.ones(len(rb), g, dtype=torch.float64), -_angles(rb, g)).T          # (g, 2prev+1)
-        mats += [BT.to(device, rdt).contiguous(), P.to(device, dtype).contiguous(), P.conj().to(device, dtype).contiguous()]
-    return tuple(mats), (len(ra), len(rb), len(cb))
+def _ring_matrices(c: int, prev: int, t: int, dtype: torch.dtype, device: torch.device) -> tuple:
+    "Matrices of the annulus $\\text{prev}<\\|k\\|_\\infty\\le t$ of a `c` grid (part A, then part B if `prev >= 0`), then their transposes."
+    ra = [k for k in _band_rows(t) if abs(k) > prev]
+    mats = [_dft_rows(ra, c) / c**2, _dft_mix(range(t + 1), c)]
+    if prev >= 0:
+        mats += [_dft_rows(range(prev + 1, t + 1), c) / c**2, _dft_mix(_band_rows(prev), c)]
+    return tuple(m.to(device, dtype).contiguous() for m in mats) + tuple(m.T.to(device, dtype).contiguous() for m in mats)
 
-def _annulus(s: torch.Tensor, prev: int, t: int) -> torch.Tensor:
-    "Coefficients $\\text{prev}<\\|k\\|_\\infty\\le t$ of `rfft2(s, norm='forward')` for real maps `s` (..., g, g), by thin products."
-    g = s.shape[-1]
-    mats, (ra, rb, cb) = _annulus_matrices(g, prev, t, s.dtype.to_complex(), s.device)
-    VA = mats[0] @ s                                                     # (..., 2RA, g[n2])
-    A = torch.complex(VA[..., :ra, :], VA[..., ra:, :]) @ mats[2]        # (..., RA, t+1)
-    if not rb:
-        return A.flatten(-2)
-    WB = mats[4] @ s.transpose(-1, -2)                                   # (..., 2CB, g[n1])
-    B = torch.complex(WB[..., :cb, :], WB[..., cb:, :]) @ mats[5]        # (..., CB, 2prev+1)
-    return torch.cat([A.flatten(-2), B.flatten(-2)], -1)
+def _ring(s: torch.Tensor, prev: int, t: int) -> list:
+    "Parts A `(RA, t+1, 2, B·C)` (rows, columns $0..t$, re/im) and B `(t-prev, 2prev+1, 2, B·C)` (columns, rows, re/im) of the annulus of maps `s` `(c, c, B·C)`."
+    c, BC = s.shape[0], s.shape[-1]
+    m = _ring_matrices(c, prev, t, s.dtype, s.device)
+    ra = m[0].shape[0] // 2
+    VA = (m[0] @ s.reshape(c, -1)).view(ra, 2 * c, BC)                   # contract n1: (row, re/im, n2)
+    parts = [_lmul(m[1], VA).view(ra, t + 1, 2, BC)]                      # contract (re/im, n2)
+    if prev >= 0:
+        cb = t - prev
+        W = _lmul(m[2], s).transpose(0, 1).reshape(cb, 2 * c, BC)        # contract n2: (column, re/im, n1)
+        parts.append(_lmul(m[3], W).view(cb, 2 * prev + 1, 2, BC))
+    return parts
 
-def _annulus_adjoint(gv: torch.Tensor, g: int, prev: int, t: int) -> torch.Tensor:
-    "Adjoint of `_annulus`: the real `g`×`g` map gradient $\\Re(J^H g_v)$ from the coefficient gradient."
-    mats, (ra, rb, cb) = _annulus_matrices(g, prev, t, gv.dtype, gv.device)
-    Q = gv[..., : ra * (t + 1)].unflatten(-1, (ra, t + 1)) @ mats[3]    # (..., RA, g[n2])
-    gs = mats[1] @ torch.cat([Q.real, Q.imag], -2)                       # (..., g[n1], g[n2])
-    if rb:
-        R = mats[6] @ gv[..., ra * (t + 1):].unflatten(-1, (cb, rb)).transpose(-1, -2)   # (..., g[n1], CB)
-        gs.view(-1, g).addmm_(torch.cat([R.real, R.imag], -1).reshape(-1, 2 * cb), mats[4])
+def _ring_adjoint(gparts: list, c: int, prev: int, t: int) -> torch.Tensor:
+    "Adjoint of `_ring`: the map gradient `(c, c, B·C)` from the gradients of the parts."
+    BC = gparts[0].shape[-1]
+    m = _ring_matrices(c, prev, t, gparts[0].dtype, gparts[0].device)
+    h, ra = len(m) // 2, m[0].shape[0] // 2
+    gVA = _lmul(m[h + 1], gparts[0].reshape(ra, 2 * (t + 1), BC))
+    gs = (m[h] @ gVA.view(2 * ra, -1)).view(c, c, BC)
+    if prev >= 0:
+        cb = t - prev
+        gW = _lmul(m[h + 3], gparts[1].reshape(cb, 2 * (2 * prev + 1), BC))
+        gs += _lmul(m[h + 2], gW.view(2 * cb, c, BC).transpose(0, 1))
     return gs
 
-# %% ../nbs/03_nonlinearity.ipynb #7e363cb1
+# %% ../nbs/03_nonlinearity.ipynb #cb84cb4d
 def _largest_prime_factor(n: int) -> int:
     p, f = 2, 1
     while n > 1:
@@ -196,128 +238,199 @@ def _largest_prime_factor(n: int) -> int:
         p += 1
     return f
 
-def _fft_cost(g: int) -> float:
-    "Rough single-core cost (ns per map) of one `irfft2` on a `g` grid: fastest at powers of 2, several times slower with a prime factor above 7."
-    lpf = _largest_prime_factor(g)
-    kappa = 0.35 if g & (g - 1) == 0 else 0.6 if lpf <= 5 else 0.75 if lpf == 7 else 2.0
-    return kappa * g * g * max(math.log2(g), 1.0)
+def _fft_cost(r: int) -> float:
+    "Rough relative cost of one 2-D real FFT of `r`×`r` maps laid out maps-last (one core): smallest when `r` has only the prime factors 2 and 3."
+    lpf = _largest_prime_factor(r)
+    kappa = 3.5 if lpf <= 3 else 5.0 if lpf <= 7 else 20.0
+    return kappa * r * r * max(math.log2(r), 1.0)
 
-def _synthesis_by_matrices(g: int, t: int) -> bool:
-    "Whether the band-$t$ synthesis on a `g` grid uses matrix products (about 0.05 ns per multiply-add) rather than `irfft2`."
-    return 0.05 * (2 * (t + 1) * (2 * t + 1) * g + 2 * (t + 1) * g * g) < _fft_cost(g)
+def _synthesis_by_matrices(r: int, t: int) -> bool:
+    "Whether the band-$t$ synthesis on an `r` grid uses matrix products (about 0.2 per multiply-add in the units of `_fft_cost`) rather than `irfft2`."
+    return 0.2 * r * (2 * t + 1) * (2 * t + 2 + r) < _fft_cost(r)
 
-def _annulus_by_matrices(g: int, prev: int, t: int) -> bool:
-    "Whether the annulus analysis uses thin matrix products rather than `rfft2` (about 0.6 of an `irfft2`)."
-    ra, rb, cb = (len(v) for v in _annulus_layout(prev, t))
-    return 0.05 * (2 * g * g * (ra + cb) + 4 * g * (ra * (t + 1) + cb * rb)) < 0.6 * _fft_cost(g)
+def _ring_by_matrices(c: int, prev: int, t: int) -> bool:
+    "Whether the annulus analysis on a `c` grid uses thin products rather than `rfft2`."
+    ra = sum(1 for k in _band_rows(t) if abs(k) > prev)
+    cost = 0.4 * ra * c * (c + 2 * (t + 1))
+    if prev >= 0:
+        cost += 0.4 * (t - prev) * c * (c + 2 * (2 * prev + 1))
+    return cost < _fft_cost(c)
 
-@lru_cache(maxsize=1024)
-def _annulus_fft_maps(g: int, prev: int, t: int, device: torch.device) -> tuple:
-    "Flat `rfft2` indices of the annulus and the weights of the adjoint through `irfft2` (1/2 where `irfft2` counts a column twice)."
-    k1, k2 = _annulus_frequencies(prev, t)
-    w = torch.where((k2 >= 1) & (k2 < g - g // 2), 0.5, 1.0).double() / g**2
-    return ((k1 % g) * (g // 2 + 1) + k2).to(device), w.to(device)
+def _band_matrix(T: int, t: int) -> torch.Tensor:
+    "Sparse map from the features `(2T+1, T+1, 2)` to the band-$t$ half spectrum `(2t+1, t+1, 2)` (rows in FFT order): $H[\\pm j]=(P_j\\pm M_j)/2$."
+    fpos = lambda f, k2, part: (f * (T + 1) + k2) * 2 + part
+    R, Cc, V = [], [], []
+    for i, k1 in enumerate(_band_rows(t)):
+        j = abs(k1)
+        for k2 in range(t + 1):
+            row = (i * (t + 1) + k2) * 2
+            if j == 0:
+                R += [row, row + 1]; Cc += [fpos(0, k2, 0), fpos(0, k2, 1)]; V += [1.0, 1.0]
+            else:
+                sg = 0.5 if k1 > 0 else -0.5
+                R += [row, row, row + 1, row + 1]
+                Cc += [fpos(2 * j - 1, k2, 0), fpos(2 * j, k2, 1), fpos(2 * j - 1, k2, 1), fpos(2 * j, k2, 0)]
+                V += [0.5, sg, 0.5, -sg]
+    return _csr(R, Cc, V, ((2 * t + 1) * (t + 1) * 2, (2 * T + 1) * (T + 1) * 2))
 
-def _analyse(s: torch.Tensor, prev: int, t: int, by_matrices: bool) -> torch.Tensor:
-    "Annulus coefficients of real maps `s`, by thin products or by `rfft2`."
-    if by_matrices:
-        return _annulus(s, prev, t)
-    idx, _ = _annulus_fft_maps(s.shape[-1], prev, t, s.device)
-    return torch.fft.rfft2(s, norm='forward').flatten(-2).index_select(-1, idx)
+def _output_matrix(n: int, freqs: list) -> torch.Tensor:
+    "Sparse map from the ring values (re, im of each frequency in `freqs`) to `_to_columns` rows of the full `n`×`n` output."
+    where = {k: i for i, k in enumerate(freqs)}
+    e, kk = band_edge(n), [i if i <= n // 2 else i - n for i in range(n)]
+    R, Cc, V = [], [], []
+    for i1, k1 in enumerate(kk):
+        for i2, k2 in enumerate(kk):
+            if max(abs(k1), abs(k2)) <= e:                              # the even Nyquist row and column stay zero
+                v, sign = (where[(k1, k2)], 1.0) if k2 >= 0 else (where[(-k1, -k2)], -1.0)
+                row = (i1 * n + i2) * 2
+                R += [row, row + 1]; Cc += [2 * v, 2 * v + 1]; V += [1.0, sign]
+    return _csr(R, Cc, V, (n * n * 2, 2 * len(freqs)))
 
-def _analyse_adjoint(gv: torch.Tensor, g: int, prev: int, t: int, by_matrices: bool) -> torch.Tensor:
-    "Adjoint of `_analyse`."
-    if by_matrices:
-        return _annulus_adjoint(gv, g, prev, t)
-    idx, w = _annulus_fft_maps(g, prev, t, gv.device)
-    G = gv.new_zeros(*gv.shape[:-1], g * (g // 2 + 1)).index_copy_(-1, idx, gv * w.to(gv.real.dtype))
-    return torch.fft.irfft2(G.unflatten(-1, (g, g // 2 + 1)), s=(g, g), norm='forward')
-
-# %% ../nbs/03_nonlinearity.ipynb #289fa2bb
+# %% ../nbs/03_nonlinearity.ipynb #01f93fb7
 class _Step:
-    "One visited resolution: grid `r`, input band `t_in`, output grid `c`, annulus `(prev, top]` and output positions `dst`."
-    def __init__(self, r: int, c: int, prev: int, top: int, dst: torch.Tensor):
-        self.r, self.c, self.t_in, self.prev, self.top, self.dst = r, c, band_edge(r), prev, top, dst
+    "One visited resolution: grid `r`, its band `t_in`, output grid `c`, annulus `(prev, top]`, transform choices, whether its post-op graph is kept, and its ring frequencies."
+    def __init__(self, r: int, c: int, prev: int, top: int, keep: bool):
+        self.r, self.c, self.t_in, self.prev, self.top, self.keep = r, c, band_edge(r), prev, top, keep
         self.synth_by_matrices = _synthesis_by_matrices(r, self.t_in)
-        self.ring_by_matrices = _annulus_by_matrices(c, prev, top)
+        self.ring_by_matrices = _ring_by_matrices(c, prev, top)
+        ra = [k for k in _band_rows(top) if abs(k) > prev]
+        self.shapes = [(len(ra), top + 1)] + ([(top - prev, 2 * prev + 1)] if prev >= 0 else [])
+        self.freqs = [(a, b) for a in ra for b in range(top + 1)]
+        if prev >= 0:
+            self.freqs += [(a, b) for b in range(prev + 1, top + 1) for a in _band_rows(prev)]
 
 class _RingPlan:
-    "All steps for input size `n`, the largest band `T`, and the permutation that assembles the output half spectrum."
-    def __init__(self, layer, n: int, device: torch.device):
-        self.n, self.n_out = n, layer.out_size(n)
-        width = self.n_out // 2 + 1
-        self.steps, prev = [], -1
+    "The steps for input size `n`, the largest band `T`, and the sparse maps of the input and output sides."
+    def __init__(self, layer, n: int):
+        self.n, self.n_out, self.steps, prev = n, layer.out_size(n), [], -1
         for r in layer.resolutions(n):
             c = layer.out_size(r)
-            top = band_edge(c)
-            k1, k2 = _annulus_frequencies(prev, top)
-            self.steps.append(_Step(r, c, prev, top, ((k1 % self.n_out) * width + k2).to(device)))
-            prev = top
+            self.steps.append(_Step(r, c, prev, band_edge(c), r <= layer.keep_maps_up_to))
+            prev = band_edge(c)
         self.T = max(st.t_in for st in self.steps)
-        self.any_matrices = any(st.synth_by_matrices for st in self.steps)
-        dst = torch.cat([st.dst for st in self.steps])
-        self.perm = torch.full((self.n_out * width,), len(dst), dtype=torch.long, device=device)
-        self.perm[dst] = torch.arange(len(dst), device=device)                # unfilled entries read a zero
-        self.dst, self.sizes = dst, [len(st.dst) for st in self.steps]
+        self.sizes = [2 * len(st.freqs) for st in self.steps]
+        self._maps = {'features': _feature_matrix(n, self.T),
+                      'output': _output_matrix(self.n_out, [k for st in self.steps for k in st.freqs])}
+        self._cast = {}
 
-# %% ../nbs/03_nonlinearity.ipynb #3151ed58
-def _synthesis(st: _Step, feats: Optional[torch.Tensor], Xb: torch.Tensor) -> torch.Tensor:
-    "The map $\\mathcal D_rx$ of step `st`, from band features or by `irfft2` of the band."
-    r = st.r
+    def sparse(self, name, like: torch.Tensor, transpose: bool = False) -> torch.Tensor:
+        "The sparse map `name` (or its transpose) in the dtype and on the device of `like`, cached."
+        key = (name, like.dtype, like.device, transpose)
+        if key not in self._cast:
+            if name not in self._maps:                                  # ('band', t), needed by FFT synthesis steps
+                self._maps[name] = _band_matrix(self.T, name[1])
+            m = self._maps[name]
+            if transpose:
+                with warnings.catch_warnings():
+                    warnings.simplefilter('ignore')
+                    m = m.to_sparse_coo().t().coalesce().to_sparse_csr()
+            self._cast[key] = m.to(device=like.device, dtype=like.dtype)
+        return self._cast[key]
+
+def _synthesis(st: _Step, Fe: torch.Tensor, plan: _RingPlan) -> torch.Tensor:
+    "The maps $\\mathcal D_rx$ `(r, r, B·C)` of step `st`, by matrices or by `irfft2` of the band."
+    r, t = st.r, st.t_in
     if st.synth_by_matrices:
-        return _synthesize(feats, r, st.t_in)
-    return torch.fft.irfft2(resample_half_spectrum(Xb, r, Xb.shape[-2]), s=(r, r), norm='forward')
+        return _synthesize(Fe, r, t)
+    Hb = torch.sparse.mm(plan.sparse(('band', t), Fe), Fe.view(-1, Fe.shape[-1])).view(2 * t + 1, t + 1, 2, -1)
+    H = Hb.new_zeros(r, r // 2 + 1, Hb.shape[-1], dtype=Hb.dtype.to_complex())
+    H[: t + 1, : t + 1] = torch.complex(Hb[: t + 1, :, 0], Hb[: t + 1, :, 1])
+    H[r - t:, : t + 1] = torch.complex(Hb[t + 1:, :, 0], Hb[t + 1:, :, 1])
+    return torch.fft.irfft2(H, s=(r, r), dim=(0, 1), norm='forward').contiguous()
 
+def _synthesis_adjoint_into(gFe: torch.Tensor, gz: torch.Tensor, st: _Step, plan: _RingPlan):
+    "Add the adjoint of `_synthesis` applied to `gz` to `gFe`."
+    r, t = st.r, st.t_in
+    if st.synth_by_matrices:
+        return _synthesize_adjoint_into(gFe, gz, t)
+    G = torch.fft.rfft2(gz, dim=(0, 1), norm='backward')
+    G[:, 1: r - r // 2] *= 2                                            # columns irfft2 counts twice
+    Gb = torch.cat([G[: t + 1, : t + 1], G[r - t:, : t + 1]], 0)
+    gb = torch.stack([Gb.real, Gb.imag], 2).reshape(-1, gz.shape[-1])
+    gFe.view(-1, gz.shape[-1]).add_(torch.sparse.mm(plan.sparse(('band', t), gz, transpose=True), gb))
+
+def _analysis(s: torch.Tensor, st: _Step) -> list:
+    "Parts A and B of the annulus of step `st` from maps `s` `(c, c, B·C)`, by thin products or by `rfft2`."
+    if st.ring_by_matrices:
+        return _ring(s, st.prev, st.top)
+    c, prev, t = st.c, st.prev, st.top
+    S = torch.fft.rfft2(s, dim=(0, 1), norm='forward')
+    S = torch.stack([S.real, S.imag], 2)
+    parts = [S[[k % c for k in _band_rows(t) if abs(k) > prev], : t + 1]]
+    if prev >= 0:
+        parts.append(S[[k % c for k in _band_rows(prev)], prev + 1: t + 1].transpose(0, 1))
+    return parts
+
+def _analysis_adjoint(gparts: list, st: _Step) -> torch.Tensor:
+    "Adjoint of `_analysis`."
+    if st.ring_by_matrices:
+        return _ring_adjoint(gparts, st.c, st.prev, st.top)
+    c, prev, t = st.c, st.prev, st.top
+    G = gparts[0].new_zeros(c, c, 2, gparts[0].shape[-1])
+    G[[k % c for k in _band_rows(t) if abs(k) > prev], : t + 1] = gparts[0]
+    if prev >= 0:
+        G[[k % c for k in _band_rows(prev)], prev + 1: t + 1] = gparts[1].transpose(0, 1)
+    return torch.fft.ifft2(torch.complex(G[:, :, 0], G[:, :, 1]), dim=(0, 1), norm='forward').real / c**2
+
+# %% ../nbs/03_nonlinearity.ipynb #ff408b3e
 class _RingFunction(torch.autograd.Function):
-    "Half spectrum in, output half spectrum out; saves only the input half spectrum and recomputes each resolution in backward."
+    "Input columns in, output columns out. Keeps the features, the norm parameters and the post-op graphs of the kept steps; recomputes the other maps in backward."
 
     @staticmethod
-    def forward(ctx, Xh, layer, plan, *params):
-        Xb = resample_half_spectrum(Xh, 2 * plan.T + 1, plan.n)
-        feats = _band_features(Xb) if plan.any_matrices else None
-        vals = []
+    def forward(ctx, Xc, layer, plan, B, C, track, *params):
+        BC = B * C
+        Fe = torch.sparse.mm(plan.sparse('features', Xc), Xc.view(-1, BC)).view(2 * plan.T + 1, plan.T + 1, 2, BC)
+        anchor = Fe.new_zeros(()).requires_grad_()
+        vals, graphs = [], []
         for st in plan.steps:
-            out = layer._post(_synthesis(st, feats, Xb), st.r, layer.training, update_stats=True)
-            vals.append(_analyse(out, st.prev, st.top, st.ring_by_matrices))
-        vals.append(Xh.new_zeros(*Xh.shape[:-2], 1))
-        ctx.save_for_backward(Xh, *params)
-        ctx.layer, ctx.plan, ctx.training = layer, plan, layer.training
-        return torch.cat(vals, -1).index_select(-1, plan.perm).unflatten(-1, (plan.n_out, plan.n_out // 2 + 1))
+            z = _synthesis(st, Fe, plan)
+            keep = track and st.keep
+            with torch.set_grad_enabled(keep):
+                if keep:                              # z joins a graph in place; its gradient edge outlives the tensor
+                    z.add_(anchor)
+                    graphs.append(torch.autograd.graph.get_gradient_edge(z))
+                y = layer._post(z.view(st.r, st.r, B, C), st.r, layer.training, update_stats=True)
+            if keep:
+                graphs.append(y)
+            vals += [p.reshape(-1, BC) for p in _analysis(y.detach().reshape(st.c, st.c, BC), st)]
+        ctx.save_for_backward(Fe, *params)
+        ctx.graphs, ctx.layer, ctx.plan, ctx.training, ctx.B, ctx.C = graphs, layer, plan, layer.training, B, C
+        return torch.sparse.mm(plan.sparse('output', Xc), torch.cat(vals, 0)).view(plan.n_out, plan.n_out, 2, BC)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, gYh):
-        Xh, *params = ctx.saved_tensors
-        layer, plan = ctx.layer, ctx.plan
-        slot = {id(p): i for i, p in enumerate(params)}
-        grads = [None] * len(params)
-        Xb = resample_half_spectrum(Xh, 2 * plan.T + 1, plan.n)
-        gXb = torch.zeros_like(Xb)
-        feats = _band_features(Xb) if plan.any_matrices else None
-        gfeats = torch.zeros_like(feats) if plan.any_matrices else None
-        for st, g in zip(plan.steps, gYh.flatten(-2).index_select(-1, plan.dst).split(plan.sizes, -1)):
-            r, t = st.r, st.t_in
-            gout = _analyse_adjoint(g, st.c, st.prev, st.top, st.ring_by_matrices)
-            wrt = [p for p in layer._params_for(r) if p.requires_grad]
-            z = _synthesis(st, feats, Xb).requires_grad_()
-            with torch.enable_grad():
-                gz, *gp = torch.autograd.grad(layer._post(z, r, ctx.training, update_stats=False), [z, *wrt], gout)
-            for p, gpi in zip(wrt, gp):
-                grads[slot[id(p)]] = gpi if grads[slot[id(p)]] is None else grads[slot[id(p)]] + gpi
-            if st.synth_by_matrices:
-                gfeats[..., : t + 1, : 2 * t + 1] += _synthesize_adjoint(gz, t)
-            else:                                                           # adjoint of irfft2: rfft2, doubled columns
-                G = torch.fft.rfft2(gz, norm='backward')
-                G[..., 1: r - r // 2] *= 2
-                gXb += resample_half_spectrum(G, 2 * plan.T + 1, r)
-        if plan.any_matrices:
-            gXb += _band_features_adjoint(gfeats)
-        return (resample_half_spectrum(gXb, plan.n, 2 * plan.T + 1), None, None, *grads)
+    def backward(ctx, gY):
+        Fe, *params = ctx.saved_tensors
+        graphs, layer, plan, B, C = iter(ctx.graphs), ctx.layer, ctx.plan, ctx.B, ctx.C
+        BC = B * C
+        gV = torch.sparse.mm(plan.sparse('output', gY, transpose=True), gY.reshape(-1, BC)).split(plan.sizes, 0)
+        wrt = [p for p in params if p.requires_grad]
+        edges, ys, gys = [], [], []
+        with torch.enable_grad():
+            for st, gv in zip(plan.steps, gV):
+                gparts = [g.view(a, b, 2, BC) for g, (a, b) in zip(gv.split([2 * a * b for a, b in st.shapes], 0), st.shapes)]
+                gys.append(_analysis_adjoint(gparts, st).view(st.c, st.c, B, C))
+                if st.keep and ctx.graphs:
+                    edges.append(next(graphs))
+                    ys.append(next(graphs))
+                else:
+                    z = _synthesis(st, Fe, plan).requires_grad_()
+                    edges.append(z)
+                    ys.append(layer._post(z.view(st.r, st.r, B, C), st.r, ctx.training, update_stats=False))
+            grads = torch.autograd.grad(ys, edges + wrt, gys, retain_graph=True, allow_unused=True)
+        gFe = torch.zeros_like(Fe)
+        for st, gz in zip(plan.steps, grads):
+            _synthesis_adjoint_into(gFe, gz.reshape(st.r, st.r, BC), st, plan)
+        gXc = torch.sparse.mm(plan.sparse('features', gY, transpose=True), gFe.view(-1, BC))
+        pgrads = iter(grads[len(edges):])
+        return (gXc.view(plan.n, plan.n, 2, BC), None, None, None, None, None,
+                *[next(pgrads) if p.requires_grad else None for p in params])
 
 # %% ../nbs/03_nonlinearity.ipynb #12d174c6
 class scaleEqNonlin(nn.Module):
     "Scale-equivariant pointwise non-linearity on full spectra `(B, C, N, N)` (`norm='forward'`): output ring $m$ is $\\mathcal F_r(\\sigma(\\text{norm}_r(\\mathcal D_rx)))$ at its source resolution $r$."
     pool_window = 1
+    keep_maps_up_to = 32          # resolutions up to this size keep their post-op graph for backward; larger ones are recomputed
 
     def __init__(self, non_lin: Callable, base_res: int, normalization: Optional[str] = None, channels: Optional[int] = None,
                  max_res: int = 28, increment: int = 1, device=None, dtype=None):
@@ -364,23 +477,28 @@ class scaleEqNonlin(nn.Module):
         return exact_sizes(n, self.base_res, self.increment, self.pool_window)
 
     def _normalize(self, z: torch.Tensor, r: int, training: bool, update_stats: bool) -> torch.Tensor:
+        "Per-resolution norm of maps `(r, r, B, C)`: statistics over space (instance) or over space and batch (batch)."
         if self.norms is None:
             return z
         m = self.norms[str(r)]
-        if self.normalization == 'instance':
-            return F.instance_norm(z, weight=m.weight, bias=m.bias, eps=m.eps)
-        if update_stats:                      # the module call updates the running statistics in training mode
-            return m(z)
-        return F.batch_norm(z, None if training else m.running_mean, None if training else m.running_var,
-                            m.weight, m.bias, training, 0.0, m.eps)
+        batch = self.normalization == 'batch'
+        if batch and not training:
+            mean, var = m.running_mean, m.running_var
+        else:
+            dims = (0, 1, 2) if batch else (0, 1)
+            mean, var = z.mean(dims), z.var(dims, unbiased=False)
+            if batch and update_stats:                # what BatchNorm2d does in training mode
+                with torch.no_grad():
+                    m.num_batches_tracked += 1
+                    mom = m.momentum if m.momentum is not None else 1.0 / float(m.num_batches_tracked)
+                    cnt = z.numel() // z.shape[-1]
+                    m.running_mean.mul_(1 - mom).add_(mom * mean)
+                    m.running_var.mul_(1 - mom).add_(mom * var * cnt / max(cnt - 1, 1))
+        return (z - mean) * torch.rsqrt(var + m.eps) * m.weight + m.bias
 
     def _post(self, z: torch.Tensor, r: int, training: bool, update_stats: bool) -> torch.Tensor:
-        "Per-resolution post-op on the map $\\mathcal D_rx$: $\\sigma\\circ\\text{norm}_r$."
+        "Per-resolution post-op on the maps $\\mathcal D_rx$ `(r, r, B, C)`: $\\sigma\\circ\\text{norm}_r$."
         return self.non_lin(self._normalize(z, r, training, update_stats))
-
-    def _params_for(self, r: int) -> list:
-        ps = list(self.non_lin.parameters()) if isinstance(self.non_lin, nn.Module) else []
-        return ps + (list(self.norms[str(r)].parameters()) if self.norms is not None else [])
 
     def _check_input(self, X) -> int:
         if not isinstance(X, torch.Tensor):
@@ -407,18 +525,21 @@ class scaleEqNonlin(nn.Module):
                                 f"call layer.to({X.dtype}) (norm parameters stay real).")
         return n
 
-    def _plan(self, n: int, device: torch.device) -> _RingPlan:
-        key = (n, str(device))
+    def _plan(self, n: int) -> _RingPlan:
+        key = (n, self.keep_maps_up_to)
         if key not in self._plans:
-            self._plans[key] = _RingPlan(self, n, device)
+            self._plans[key] = _RingPlan(self, n)
         return self._plans[key]
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         "Full spectra `(B, C, N, N)` in, full spectra `(B, C, N', N')` out ($N'=N$ here)."
         n = self._check_input(X)
-        plan = self._plan(n, X.device)
-        Yh = _RingFunction.apply(hermitian_half(X), self, plan, *self.parameters())
-        return hermitian_complete(Yh, plan.n_out)
+        plan = self._plan(n)
+        B, C = X.shape[0], X.shape[1]
+        params = list(self.parameters())
+        track = torch.is_grad_enabled() and (X.requires_grad or any(p.requires_grad for p in params))
+        Yc = _RingFunction.apply(_Columns.apply(X), self, plan, B, C, track, *params)
+        return _Spectra.apply(Yc, B, C)
 
     def to(self, *args, **kwargs):
         "`nn.Module.to`; a complex dtype casts the spectra-facing layer while its (real) norm parameters keep the matching real dtype."

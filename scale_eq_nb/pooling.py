@@ -6,14 +6,16 @@
 __all__ = ['ScaleEqMaxPool', 'literal_scale_eq_maxpool', 'scaleEqNonlinMaxp']
 
 # %% ../nbs/04_pooling.ipynb #f6ed63ed
+import math
+from functools import lru_cache
 from typing import Callable, Mapping, Optional
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
-from .downscale import band_edge, ring_index, downscale_spectrum, upscale_spectrum, resample_half_spectrum
-from .nonlinearity import (scaleEqNonlin, visited_resolutions, _analyse, _annulus_by_matrices, _band_features,
-                                      _check_positive_int, _coarse, _synthesis_by_matrices, _synthesize)
+from .downscale import band_edge, ring_index, downscale_spectrum, upscale_spectrum
+from .nonlinearity import scaleEqNonlin, visited_resolutions, _angles, _check_positive_int, _coarse, _fft_cost
 
 # %% ../nbs/04_pooling.ipynb #3b701dbe
 def literal_scale_eq_maxpool(X: torch.Tensor, non_lin: Callable, base_res: int, pool_window: int = 2, increment: int = 1,
@@ -38,6 +40,69 @@ def literal_scale_eq_maxpool(X: torch.Tensor, non_lin: Callable, base_res: int, 
     return Y
 
 # %% ../nbs/04_pooling.ipynb #6246692e
+@lru_cache(maxsize=1024)
+def _lowpass_basis(r: int, t: int, dtype: torch.dtype, device: torch.device) -> tuple:
+    "Orthonormal real basis `(r, 2t+1)` of the band $|k|\\le t$ on an `r` grid ($1$, $\\sqrt2\\cos$, $\\sqrt2\\sin$, over $\\sqrt r$), and its transpose."
+    a = _angles(range(1, t + 1), r)
+    V = torch.cat([torch.ones(1, r, dtype=torch.float64),
+                   math.sqrt(2) * torch.stack([a.cos(), a.sin()], 1).flatten(0, 1)]).T / math.sqrt(r)
+    return V.to(device, dtype).contiguous(), V.T.to(device, dtype).contiguous()
+
+def _lowpass(s: torch.Tensor, t: int) -> torch.Tensor:
+    "Ideal low-pass $\\mathrm{LP}$ ($\\|k\\|_\\infty\\le t$) of maps `(r, r, ...)` on their own grid: $VV^\\top s\\,VV^\\top$ by four thin products, or by FFTs where those are cheaper."
+    r, rest = s.shape[0], s.shape[2:]
+    m = 2 * t + 1
+    if 0.4 * m * r * (r + m) >= 2 * _fft_cost(r):
+        S = torch.fft.rfft2(s, dim=(0, 1), norm='forward')
+        keep = torch.zeros_like(S)
+        keep[: t + 1, : t + 1], keep[r - t:, : t + 1] = S[: t + 1, : t + 1], S[r - t:, : t + 1]
+        return torch.fft.irfft2(keep, s=(r, r), dim=(0, 1), norm='forward')
+    V, VT = _lowpass_basis(r, t, s.dtype, s.device)
+    a = (VT @ s.reshape(r, -1)).view(m, r, -1)                          # coefficients along n1
+    b = torch.matmul(VT, a)                                               # ... and n2: (m, m, rest)
+    return (V @ torch.matmul(V, b).view(m, -1)).view(r, r, *rest)
+
+def _maxpool_axis(s: torch.Tensor, p: int, dim: int) -> tuple:
+    "Maximum over consecutive groups of `p` along `dim` (the last group may be shorter), and the offset of the first maximum in each group."
+    pick = lambda i: s[(slice(None),) * dim + (slice(i, None, p),)]
+    out = pick(0)
+    arg = torch.zeros(out.shape, dtype=torch.uint8, device=s.device)
+    c = out.shape[dim]
+    for i in range(1, p):
+        part = pick(i)
+        L = part.shape[dim]
+        better = part > out.narrow(dim, 0, L)
+        top = torch.where(better, part, out.narrow(dim, 0, L))
+        at = torch.where(better, i, arg.narrow(dim, 0, L)).to(torch.uint8)
+        out = top if L == c else torch.cat([top, out.narrow(dim, L, c - L)], dim)
+        arg = at if L == c else torch.cat([at, arg.narrow(dim, L, c - L)], dim)
+    return out, arg
+
+class _MaxPool(torch.autograd.Function):
+    "Max-pooling by `p` (stride `p`, partial windows kept, as `ceil_mode=True`) of maps `(r, r, ...)`; the gradient goes to one maximum per window."
+    @staticmethod
+    def forward(ctx, s, p):
+        rows, arg_rows = _maxpool_axis(s, p, 0)
+        out, arg_cols = _maxpool_axis(rows, p, 1)
+        ctx.save_for_backward(arg_rows, arg_cols)
+        ctx.p, ctx.r = p, s.shape[0]
+        return out
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, g):
+        arg_rows, arg_cols = ctx.saved_tensors
+        p, r = ctx.p, ctx.r
+        g_rows = g.new_zeros(arg_rows.shape)
+        for j in range(p):
+            L = g_rows[:, j::p].shape[1]
+            g_rows[:, j::p] += g[:, :L] * (arg_cols[:, :L] == j)
+        gs = g.new_zeros(r, r, *g.shape[2:])
+        for i in range(p):
+            L = gs[i::p].shape[0]
+            gs[i::p] += g_rows[:L] * (arg_rows[:L] == i)
+        return gs, None
+
 class scaleEqNonlinMaxp(scaleEqNonlin):
     "Scale-equivariant non-linearity followed by max-pooling by `pool_window` on full spectra: (B, C, N, N) → (B, C, ⌈N/p⌉, ⌈N/p⌉)."
 
@@ -48,15 +113,9 @@ class scaleEqNonlinMaxp(scaleEqNonlin):
                          increment=increment, device=device, dtype=dtype)
 
     def _post(self, z: torch.Tensor, r: int, training: bool, update_stats: bool) -> torch.Tensor:
-        "Per-resolution post-op: $\\mathrm{pool}_p\\circ\\mathrm{LP}_c\\circ\\sigma\\circ\\text{norm}_r$, from the $r$ grid to the $c=\\lceil r/p\\rceil$ grid."
-        s = super()._post(z, r, training, update_stats)
-        t = band_edge(self.out_size(r))
-        band = _analyse(s, -1, t, _annulus_by_matrices(r, -1, t)).unflatten(-1, (2 * t + 1, t + 1))
-        if _synthesis_by_matrices(r, t):
-            s = _synthesize(_band_features(band), r, t)
-        else:
-            s = torch.fft.irfft2(resample_half_spectrum(band, r, 2 * t + 1), s=(r, r), norm='forward')
-        return F.max_pool2d(s, self.pool_window, self.pool_window, ceil_mode=True)
+        "Per-resolution post-op on maps `(r, r, B, C)`: $\\mathrm{pool}_p\\circ\\mathrm{LP}_c\\circ\\sigma\\circ\\text{norm}_r$, from the $r$ grid to the $c=\\lceil r/p\\rceil$ grid."
+        s = _lowpass(super()._post(z, r, training, update_stats), band_edge(self.out_size(r)))
+        return _MaxPool.apply(s, self.pool_window)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", pool_window={self.pool_window}"
