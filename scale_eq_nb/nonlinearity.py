@@ -554,6 +554,10 @@ class scaleEqNonlin(nn.Module):
             return out.real.contiguous() if out.is_complex() and not t.is_complex() else out
         return super()._apply(keep_real, recurse)
 
+    def __getstate__(self):
+        "Copies and pickles leave the per-size plans (caches holding sparse matrices) behind; they are rebuilt on use."
+        return {**self.__dict__, '_plans': {}}
+
     def extra_repr(self) -> str:
         return (f"non_lin={getattr(self.non_lin, '__name__', type(self.non_lin).__name__)}, base_res={self.base_res}, "
                 f"increment={self.increment}, normalization={self.normalization}, channels={self.channels}, "

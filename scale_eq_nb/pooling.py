@@ -62,29 +62,34 @@ def _lowpass(s: torch.Tensor, t: int) -> torch.Tensor:
     b = torch.matmul(VT, a)                                               # ... and n2: (m, m, rest)
     return (V @ torch.matmul(V, b).view(m, -1)).view(r, r, *rest)
 
-def _maxpool_axis(s: torch.Tensor, p: int, dim: int) -> tuple:
-    "Maximum over consecutive groups of `p` along `dim` (the last group may be shorter), and the offset of the first maximum in each group."
+def _maxpool_axis(s: torch.Tensor, p: int, dim: int, with_arg: bool) -> tuple:
+    "Maximum over consecutive groups of `p` along `dim` (the last group may be shorter), and (if `with_arg`) the offset of the first maximum in each group."
     pick = lambda i: s[(slice(None),) * dim + (slice(i, None, p),)]
     out = pick(0)
-    arg = torch.zeros(out.shape, dtype=torch.uint8, device=s.device)
+    arg = torch.zeros(out.shape, dtype=torch.uint8, device=s.device) if with_arg else None
     c = out.shape[dim]
     for i in range(1, p):
         part = pick(i)
         L = part.shape[dim]
-        better = part > out.narrow(dim, 0, L)
-        top = torch.where(better, part, out.narrow(dim, 0, L))
-        at = torch.where(better, i, arg.narrow(dim, 0, L)).to(torch.uint8)
+        head = out.narrow(dim, 0, L)
+        if with_arg:
+            better = part > head
+            top = torch.where(better, part, head)
+            arg = torch.cat([arg.narrow(dim, 0, L).masked_fill(better, i), arg.narrow(dim, L, c - L)], dim)
+        else:
+            top = torch.maximum(head, part)
         out = top if L == c else torch.cat([top, out.narrow(dim, L, c - L)], dim)
-        arg = at if L == c else torch.cat([at, arg.narrow(dim, L, c - L)], dim)
     return out, arg
 
 class _MaxPool(torch.autograd.Function):
     "Max-pooling by `p` (stride `p`, partial windows kept, as `ceil_mode=True`) of maps `(r, r, ...)`; the gradient goes to one maximum per window."
     @staticmethod
     def forward(ctx, s, p):
-        rows, arg_rows = _maxpool_axis(s, p, 0)
-        out, arg_cols = _maxpool_axis(rows, p, 1)
-        ctx.save_for_backward(arg_rows, arg_cols)
+        track = ctx.needs_input_grad[0]
+        rows, arg_rows = _maxpool_axis(s, p, 0, track)
+        out, arg_cols = _maxpool_axis(rows, p, 1, track)
+        if track:
+            ctx.save_for_backward(arg_rows, arg_cols)
         ctx.p, ctx.r = p, s.shape[0]
         return out
 
