@@ -366,11 +366,12 @@ def _analysis_adjoint(gparts: list, st: _Step) -> torch.Tensor:
     if st.ring_by_matrices:
         return _ring_adjoint(gparts, st.c, st.prev, st.top)
     c, prev, t = st.c, st.prev, st.top
-    G = gparts[0].new_zeros(c, c, 2, gparts[0].shape[-1])
+    G = gparts[0].new_zeros(c, c // 2 + 1, 2, gparts[0].shape[-1])
     G[[k % c for k in _band_rows(t) if abs(k) > prev], : t + 1] = gparts[0]
     if prev >= 0:
         G[[k % c for k in _band_rows(prev)], prev + 1: t + 1] = gparts[1].transpose(0, 1)
-    return torch.fft.ifft2(torch.complex(G[:, :, 0], G[:, :, 1]), dim=(0, 1), norm='forward').real / c**2
+    G[:, 1: c - c // 2] *= 0.5                                          # irfft2 counts these columns twice
+    return torch.fft.irfft2(torch.complex(G[:, :, 0], G[:, :, 1]), s=(c, c), dim=(0, 1), norm='forward') / c**2
 
 # %% ../nbs/03_nonlinearity.ipynb #ff408b3e
 class _RingFunction(torch.autograd.Function):
