@@ -13,7 +13,6 @@ from typing import Callable, Mapping, Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from .downscale import band_edge, ring_index, downscale_spectrum, upscale_spectrum
