@@ -15,7 +15,7 @@ import torch
 import torch.nn as nn
 from torch.autograd.function import once_differentiable
 
-from .downscale import band_edge, ring_index, downscale_spectrum, upscale_spectrum
+from .downscale import band_edge, ring_index, downscale_spectrum, upscale_spectrum, resample_half_spectrum
 
 # %% ../nbs/03_nonlinearity.ipynb #e8499e4a
 def _check_positive_int(name: str, v) -> int:
@@ -286,6 +286,10 @@ def _output_matrix(n: int, freqs: list) -> torch.Tensor:
     return _csr(R, Cc, V, (n * n * 2, 2 * len(freqs)))
 
 # %% ../nbs/03_nonlinearity.ipynb #01f93fb7
+def _resample_leading(H: torch.Tensor, size: int, in_size: int) -> torch.Tensor:
+    "`resample_half_spectrum` for half spectra whose two frequency axes come first (the maps-last layout)."
+    return resample_half_spectrum(H.movedim((0, 1), (-2, -1)), size, in_size).movedim((-2, -1), (0, 1))
+
 class _Step:
     "One visited resolution: grid `r`, its band `t_in`, output grid `c`, annulus `(prev, top]`, transform choices, whether its post-op graph is kept, and its ring frequencies."
     def __init__(self, r: int, c: int, prev: int, top: int, keep: bool):
@@ -332,9 +336,7 @@ def _synthesis(st: _Step, Fe: torch.Tensor, plan: _RingPlan) -> torch.Tensor:
     if st.synth_by_matrices:
         return _synthesize(Fe, r, t)
     Hb = torch.sparse.mm(plan.sparse(('band', t), Fe), Fe.view(-1, Fe.shape[-1])).view(2 * t + 1, t + 1, 2, -1)
-    H = Hb.new_zeros(r, r // 2 + 1, Hb.shape[-1], dtype=Hb.dtype.to_complex())
-    H[: t + 1, : t + 1] = torch.complex(Hb[: t + 1, :, 0], Hb[: t + 1, :, 1])
-    H[r - t:, : t + 1] = torch.complex(Hb[t + 1:, :, 0], Hb[t + 1:, :, 1])
+    H = _resample_leading(torch.complex(Hb[:, :, 0], Hb[:, :, 1]), r, 2 * t + 1)
     return torch.fft.irfft2(H, s=(r, r), dim=(0, 1), norm='forward').contiguous()
 
 def _synthesis_adjoint_into(gFe: torch.Tensor, gz: torch.Tensor, st: _Step, plan: _RingPlan):
@@ -344,7 +346,7 @@ def _synthesis_adjoint_into(gFe: torch.Tensor, gz: torch.Tensor, st: _Step, plan
         return _synthesize_adjoint_into(gFe, gz, t)
     G = torch.fft.rfft2(gz, dim=(0, 1), norm='backward')
     G[:, 1: r - r // 2] *= 2                                            # columns irfft2 counts twice
-    Gb = torch.cat([G[: t + 1, : t + 1], G[r - t:, : t + 1]], 0)
+    Gb = _resample_leading(G, 2 * t + 1, r)
     gb = torch.stack([Gb.real, Gb.imag], 2).reshape(-1, gz.shape[-1])
     gFe.view(-1, gz.shape[-1]).add_(torch.sparse.mm(plan.sparse(('band', t), gz, transpose=True), gb))
 

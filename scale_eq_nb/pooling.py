@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from .downscale import band_edge, ring_index, downscale_spectrum, upscale_spectrum
-from .nonlinearity import scaleEqNonlin, visited_resolutions, _angles, _check_positive_int, _coarse, _fft_cost
+from .nonlinearity import (scaleEqNonlin, visited_resolutions, _angles, _check_positive_int, _coarse, _fft_cost,
+                                      _resample_leading)
 
 # %% ../nbs/04_pooling.ipynb #3b701dbe
 def literal_scale_eq_maxpool(X: torch.Tensor, non_lin: Callable, base_res: int, pool_window: int = 2, increment: int = 1,
@@ -53,10 +54,8 @@ def _lowpass(s: torch.Tensor, t: int) -> torch.Tensor:
     r, rest = s.shape[0], s.shape[2:]
     m = 2 * t + 1
     if 0.4 * m * r * (r + m) >= 2 * _fft_cost(r):
-        S = torch.fft.rfft2(s, dim=(0, 1), norm='forward')
-        keep = torch.zeros_like(S)
-        keep[: t + 1, : t + 1], keep[r - t:, : t + 1] = S[: t + 1, : t + 1], S[r - t:, : t + 1]
-        return torch.fft.irfft2(keep, s=(r, r), dim=(0, 1), norm='forward')
+        band = _resample_leading(torch.fft.rfft2(s, dim=(0, 1), norm='forward'), m, r)
+        return torch.fft.irfft2(_resample_leading(band, r, m), s=(r, r), dim=(0, 1), norm='forward')
     V, VT = _lowpass_basis(r, t, s.dtype, s.device)
     a = (VT @ s.reshape(r, -1)).view(m, r, -1)                          # coefficients along n1
     b = torch.matmul(VT, a)                                               # ... and n2: (m, m, rest)
