@@ -61,51 +61,64 @@ def _lowpass(s: torch.Tensor, t: int) -> torch.Tensor:
     b = torch.matmul(VT, a)                                               # ... and n2: (m, m, rest)
     return (V @ torch.matmul(V, b).view(m, -1)).view(r, r, *rest)
 
-def _maxpool_axis(s: torch.Tensor, p: int, dim: int, with_arg: bool) -> tuple:
-    "Maximum over consecutive groups of `p` along `dim` (the last group may be shorter), and (if `with_arg`) the offset of the first maximum in each group."
-    pick = lambda i: s[(slice(None),) * dim + (slice(i, None, p),)]
-    out = pick(0)
-    arg = torch.zeros(out.shape, dtype=torch.uint8, device=s.device) if with_arg else None
-    c = out.shape[dim]
-    for i in range(1, p):
-        part = pick(i)
-        L = part.shape[dim]
-        head = out.narrow(dim, 0, L)
-        if with_arg:
-            better = part > head
-            top = torch.where(better, part, head)
-            arg = torch.cat([arg.narrow(dim, 0, L).masked_fill(better, i), arg.narrow(dim, L, c - L)], dim)
-        else:
-            top = torch.maximum(head, part)
-        out = top if L == c else torch.cat([top, out.narrow(dim, L, c - L)], dim)
-    return out, arg
+def _strided(s: torch.Tensor, dim: int, i: int, p: int) -> torch.Tensor:
+    "View of `s` at offsets $i, i+p, i+2p, \\dots$ along `dim`."
+    n = s.shape[dim]
+    return s.narrow(dim, i, n - i)[(slice(None),) * dim + (slice(None, None, p),)]
 
-class _MaxPool(torch.autograd.Function):
-    "Max-pooling by `p` (stride `p`, partial windows kept, as `ceil_mode=True`) of maps `(r, r, ...)`; the gradient goes to one maximum per window."
-    @staticmethod
-    def forward(ctx, s, p):
-        track = ctx.needs_input_grad[0]
-        rows, arg_rows = _maxpool_axis(s, p, 0, track)
-        out, arg_cols = _maxpool_axis(rows, p, 1, track)
+def _pool_axis(s: torch.Tensor, p: int, dim: int, track: bool) -> tuple:
+    "Maximum over consecutive groups of `p` along `dim` (the last group may be shorter) and, if `track`, for each offset $i=1..p-1$ the mask of groups where offset $i$ beats the running maximum of offsets $<i$."
+    shape = list(s.shape)
+    shape[dim] = -(-shape[dim] // p)
+    out = s.new_empty(shape)
+    out.copy_(_strided(s, dim, 0, p))
+    masks = []
+    for i in range(1, p):
+        part = _strided(s, dim, i, p)
+        head = out.narrow(dim, 0, part.shape[dim])
         if track:
-            ctx.save_for_backward(arg_rows, arg_cols)
-        ctx.p, ctx.r = p, s.shape[0]
+            masks.append(part > head)
+        torch.maximum(head, part, out=head)
+    return out, masks
+
+def _pool_axis_adjoint(g: torch.Tensor, masks: list, p: int, dim: int, n: int) -> torch.Tensor:
+    "Adjoint of `_pool_axis` on an axis of length `n`: each group's gradient goes to its first maximum (the last offset whose mask is set, else offset 0)."
+    shape = list(g.shape)
+    shape[dim] = n
+    gs = g.new_empty(shape)
+    rem = g if p <= 2 else g.clone()                                    # what no later offset has taken yet
+    for i in range(p - 1, 0, -1):
+        m = masks[i - 1]
+        gi = _strided(gs, dim, i, p)
+        torch.mul(rem.narrow(dim, 0, m.shape[dim]), m, out=gi)
+        if i > 1:
+            rem.narrow(dim, 0, m.shape[dim]).sub_(gi)
+    head = _strided(gs, dim, 0, p)
+    if p == 1:
+        return head.copy_(rem)
+    L = masks[0].shape[dim]
+    torch.sub(rem.narrow(dim, 0, L), _strided(gs, dim, 1, p), out=head.narrow(dim, 0, L))
+    head.narrow(dim, L, head.shape[dim] - L).copy_(rem.narrow(dim, L, head.shape[dim] - L))
+    return gs
+
+class _LowpassMaxPool(torch.autograd.Function):
+    "$\\mathrm{pool}_p\\circ\\mathrm{LP}_t$ on maps `(r, r, ...)` (max-pooling with stride `p`, partial windows kept as with `ceil_mode=True`). Backward routes each gradient to its window's maximum and low-passes it: $\\mathrm{LP}$ is an orthogonal projection, its own adjoint. Saves only the boolean masks."
+    @staticmethod
+    def forward(ctx, y, t, p):
+        track = ctx.needs_input_grad[0]
+        rows, m_rows = _pool_axis(_lowpass(y, t), p, 0, track)
+        out, m_cols = _pool_axis(rows, p, 1, track)
+        if track:
+            ctx.save_for_backward(*m_rows, *m_cols)
+        ctx.t, ctx.p, ctx.r = t, p, y.shape[0]
         return out
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g):
-        arg_rows, arg_cols = ctx.saved_tensors
-        p, r = ctx.p, ctx.r
-        g_rows = g.new_zeros(arg_rows.shape)
-        for j in range(p):
-            L = g_rows[:, j::p].shape[1]
-            g_rows[:, j::p] += g[:, :L] * (arg_cols[:, :L] == j)
-        gs = g.new_zeros(r, r, *g.shape[2:])
-        for i in range(p):
-            L = gs[i::p].shape[0]
-            gs[i::p] += g_rows[:L] * (arg_rows[:L] == i)
-        return gs, None
+        p, r, masks = ctx.p, ctx.r, ctx.saved_tensors
+        g_rows = _pool_axis_adjoint(g, masks[p - 1:], p, 1, r)
+        return _lowpass(_pool_axis_adjoint(g_rows, masks[: p - 1], p, 0, r), ctx.t), None, None
 
 class scaleEqNonlinMaxp(scaleEqNonlin):
     "Scale-equivariant non-linearity followed by max-pooling by `pool_window` on full spectra: (B, C, N, N) → (B, C, ⌈N/p⌉, ⌈N/p⌉)."
@@ -118,8 +131,8 @@ class scaleEqNonlinMaxp(scaleEqNonlin):
 
     def _post(self, z: torch.Tensor, r: int, training: bool, update_stats: bool) -> torch.Tensor:
         "Per-resolution post-op on maps `(r, r, B, C)`: $\\mathrm{pool}_p\\circ\\mathrm{LP}_c\\circ\\sigma\\circ\\text{norm}_r$, from the $r$ grid to the $c=\\lceil r/p\\rceil$ grid."
-        s = _lowpass(super()._post(z, r, training, update_stats), band_edge(self.out_size(r)))
-        return _MaxPool.apply(s, self.pool_window)
+        y = super()._post(z, r, training, update_stats)
+        return _LowpassMaxPool.apply(y, band_edge(self.out_size(r)), self.pool_window)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", pool_window={self.pool_window}"
