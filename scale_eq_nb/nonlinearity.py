@@ -91,18 +91,6 @@ def _from_columns(Yc: torch.Tensor, B: int, C: int) -> torch.Tensor:
     n = Yc.shape[0]
     return torch.view_as_complex(Yc.reshape(n * n * 2, B * C).T.contiguous().view(B, C, n, n, 2))
 
-class _Columns(torch.autograd.Function):
-    "`_to_columns`, whose adjoint is `_from_columns` (a transposition)."
-    @staticmethod
-    def forward(ctx, X):
-        ctx.B, ctx.C = X.shape[0], X.shape[1]
-        return _to_columns(X)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, g):
-        return _from_columns(g, ctx.B, ctx.C)
-
 class _Spectra(torch.autograd.Function):
     "`_from_columns`, whose adjoint is `_to_columns`."
     @staticmethod
@@ -228,6 +216,17 @@ def _ring_adjoint(gparts: list, c: int, prev: int, t: int) -> torch.Tensor:
         gs += _lmul(m[h + 2], gW.view(2 * cb, c, BC).transpose(0, 1))
     return gs
 
+@lru_cache(maxsize=1024)
+def _ring_dense(c: int, prev: int, t: int, dtype: torch.dtype, device: torch.device) -> tuple:
+    "The annulus as one dense matrix `(2F, c·c)`, rows (re, im) of each frequency in the order of parts A then B (`_ring`), and its transpose: $\\cos$ and $-\\sin$ of $2\\pi(k_1n_1+k_2n_2)/c$ over $c^2$."
+    ra = [k for k in _band_rows(t) if abs(k) > prev]
+    freqs = [(a, b) for a in ra for b in range(t + 1)] + [(a, b) for b in range(prev + 1, t + 1) for a in _band_rows(prev)]
+    k1, k2 = (torch.tensor([f[i] for f in freqs], dtype=torch.long)[:, None, None] for i in (0, 1))
+    n = torch.arange(c)
+    a = (2 * math.pi / c) * ((k1 * n[None, :, None] + k2 * n[None, None, :]) % c).double()
+    A = torch.stack([a.cos(), -a.sin()], 1).reshape(2 * len(freqs), c * c) / c**2
+    return A.to(device, dtype).contiguous(), A.T.to(device, dtype).contiguous()
+
 # %% ../nbs/03_nonlinearity.ipynb #cb84cb4d
 def _largest_prime_factor(n: int) -> int:
     p, f = 2, 1
@@ -247,13 +246,15 @@ def _synthesis_by_matrices(r: int, t: int) -> bool:
     "Whether the band-$t$ synthesis on an `r` grid uses matrix products (about 0.2 per multiply-add in the units of `_fft_cost`) rather than `irfft2`."
     return 0.2 * r * (2 * t + 1) * (2 * t + 2 + r) < _fft_cost(r)
 
-def _ring_by_matrices(c: int, prev: int, t: int) -> bool:
-    "Whether the annulus analysis on a `c` grid uses thin products rather than `rfft2`."
+def _ring_mode(c: int, prev: int, t: int) -> str:
+    "How the annulus analysis on a `c` grid runs: `'dense'` (one product), `'thin'` (thin products) or `'fft'` (`rfft2`), whichever the model finds cheapest (a call's fixed cost counted as 1500)."
     ra = sum(1 for k in _band_rows(t) if abs(k) > prev)
-    cost = 0.4 * ra * c * (c + 2 * (t + 1))
+    thin = 0.4 * ra * c * (c + 2 * (t + 1))
     if prev >= 0:
-        cost += 0.4 * (t - prev) * c * (c + 2 * (2 * prev + 1))
-    return cost < _fft_cost(c)
+        thin += 0.4 * (t - prev) * c * (c + 2 * (2 * prev + 1))
+    nf = (2 * t + 1) ** 2 - (2 * prev + 1) ** 2 if prev >= 0 else (2 * t + 1) ** 2
+    costs = {'dense': 0.2 * nf * c * c, 'thin': thin + 1500, 'fft': _fft_cost(c) + 1500}
+    return min(costs, key=costs.get)
 
 def _band_matrix(T: int, t: int) -> torch.Tensor:
     "Sparse map from the features `(2T+1, T+1, 2)` to the band-$t$ half spectrum `(2t+1, t+1, 2)` (rows in FFT order): $H[\\pm j]=(P_j\\pm M_j)/2$."
@@ -295,7 +296,7 @@ class _Step:
     def __init__(self, r: int, c: int, prev: int, top: int, keep: bool):
         self.r, self.c, self.t_in, self.prev, self.top, self.keep = r, c, band_edge(r), prev, top, keep
         self.synth_by_matrices = _synthesis_by_matrices(r, self.t_in)
-        self.ring_by_matrices = _ring_by_matrices(c, prev, top)
+        self.ring_mode = _ring_mode(c, prev, top)
         ra = [k for k in _band_rows(top) if abs(k) > prev]
         self.shapes = [(len(ra), top + 1)] + ([(top - prev, 2 * prev + 1)] if prev >= 0 else [])
         self.freqs = [(a, b) for a in ra for b in range(top + 1)]
@@ -351,10 +352,12 @@ def _synthesis_adjoint_into(gFe: torch.Tensor, gz: torch.Tensor, st: _Step, plan
     gFe.view(-1, gz.shape[-1]).add_(torch.sparse.mm(plan.sparse(('band', t), gz, transpose=True), gb))
 
 def _analysis(s: torch.Tensor, st: _Step) -> list:
-    "Parts A and B of the annulus of step `st` from maps `s` `(c, c, B·C)`, by thin products or by `rfft2`."
-    if st.ring_by_matrices:
-        return _ring(s, st.prev, st.top)
+    "The annulus values of step `st` from maps `s` `(c, c, B·C)`: parts A and B (thin products or `rfft2`), or both stacked (dense)."
     c, prev, t = st.c, st.prev, st.top
+    if st.ring_mode == 'dense':
+        return [_ring_dense(c, prev, t, s.dtype, s.device)[0] @ s.view(c * c, -1)]
+    if st.ring_mode == 'thin':
+        return _ring(s, prev, t)
     S = torch.fft.rfft2(s, dim=(0, 1), norm='forward')
     S = torch.stack([S.real, S.imag], 2)
     parts = [S[[k % c for k in _band_rows(t) if abs(k) > prev], : t + 1]]
@@ -362,12 +365,15 @@ def _analysis(s: torch.Tensor, st: _Step) -> list:
         parts.append(S[[k % c for k in _band_rows(prev)], prev + 1: t + 1].transpose(0, 1))
     return parts
 
-def _analysis_adjoint(gparts: list, st: _Step) -> torch.Tensor:
-    "Adjoint of `_analysis`."
-    if st.ring_by_matrices:
-        return _ring_adjoint(gparts, st.c, st.prev, st.top)
-    c, prev, t = st.c, st.prev, st.top
-    G = gparts[0].new_zeros(c, c // 2 + 1, 2, gparts[0].shape[-1])
+def _analysis_adjoint(gv: torch.Tensor, st: _Step) -> torch.Tensor:
+    "Adjoint of `_analysis`: the map gradient `(c, c, B·C)` from the gradient `gv` `(2F, B·C)` of the stacked annulus values."
+    c, prev, t, BC = st.c, st.prev, st.top, gv.shape[-1]
+    if st.ring_mode == 'dense':
+        return (_ring_dense(c, prev, t, gv.dtype, gv.device)[1] @ gv).view(c, c, BC)
+    gparts = [g.view(a, b, 2, BC) for g, (a, b) in zip(gv.split([2 * a * b for a, b in st.shapes], 0), st.shapes)]
+    if st.ring_mode == 'thin':
+        return _ring_adjoint(gparts, c, prev, t)
+    G = gv.new_zeros(c, c // 2 + 1, 2, BC)
     G[[k % c for k in _band_rows(t) if abs(k) > prev], : t + 1] = gparts[0]
     if prev >= 0:
         G[[k % c for k in _band_rows(prev)], prev + 1: t + 1] = gparts[1].transpose(0, 1)
@@ -376,12 +382,13 @@ def _analysis_adjoint(gparts: list, st: _Step) -> torch.Tensor:
 
 # %% ../nbs/03_nonlinearity.ipynb #ff408b3e
 class _RingFunction(torch.autograd.Function):
-    "Input columns in, output columns out. Keeps the features, the norm parameters and the post-op graphs of the kept steps; recomputes the other maps in backward."
+    "Spectra `(B, C, n, n)` in (read as columns, $X^\\top$ of the `(B·C, n·n·2)` real view, without a copy), output columns out. Keeps the features, the norm parameters and the post-op graphs of the kept steps; recomputes the other maps in backward."
 
     @staticmethod
-    def forward(ctx, Xc, layer, plan, B, C, track, *params):
+    def forward(ctx, X, layer, plan, B, C, track, *params):
         BC = B * C
-        Fe = torch.sparse.mm(plan.sparse('features', Xc), Xc.view(-1, BC)).view(2 * plan.T + 1, plan.T + 1, 2, BC)
+        Xn = torch.view_as_real(X.resolve_conj()).reshape(BC, -1)
+        Fe = torch.sparse.mm(plan.sparse('features', Xn), Xn.T).view(2 * plan.T + 1, plan.T + 1, 2, BC)
         anchor = Fe.new_zeros(()).requires_grad_()
         vals, graphs = [], []
         for st in plan.steps:
@@ -397,7 +404,7 @@ class _RingFunction(torch.autograd.Function):
             vals += [p.reshape(-1, BC) for p in _analysis(y.detach().reshape(st.c, st.c, BC), st)]
         ctx.save_for_backward(Fe, *params)
         ctx.graphs, ctx.layer, ctx.plan, ctx.training, ctx.B, ctx.C = graphs, layer, plan, layer.training, B, C
-        return torch.sparse.mm(plan.sparse('output', Xc), torch.cat(vals, 0)).view(plan.n_out, plan.n_out, 2, BC)
+        return torch.sparse.mm(plan.sparse('output', Fe), torch.cat(vals, 0)).view(plan.n_out, plan.n_out, 2, BC)
 
     @staticmethod
     @once_differentiable
@@ -410,8 +417,7 @@ class _RingFunction(torch.autograd.Function):
         edges, ys, gys = [], [], []
         with torch.enable_grad():
             for st, gv in zip(plan.steps, gV):
-                gparts = [g.view(a, b, 2, BC) for g, (a, b) in zip(gv.split([2 * a * b for a, b in st.shapes], 0), st.shapes)]
-                gys.append(_analysis_adjoint(gparts, st).view(st.c, st.c, B, C))
+                gys.append(_analysis_adjoint(gv, st).view(st.c, st.c, B, C))
                 if st.keep and ctx.graphs:
                     edges.append(next(graphs))
                     ys.append(next(graphs))
@@ -425,7 +431,7 @@ class _RingFunction(torch.autograd.Function):
             _synthesis_adjoint_into(gFe, gz.reshape(st.r, st.r, BC), st, plan)
         gXc = torch.sparse.mm(plan.sparse('features', gY, transpose=True), gFe.view(-1, BC))
         pgrads = iter(grads[len(edges):])
-        return (gXc.view(plan.n, plan.n, 2, BC), None, None, None, None, None,
+        return (_from_columns(gXc.view(plan.n, plan.n, 2, BC), B, C), None, None, None, None, None,
                 *[next(pgrads) if p.requires_grad else None for p in params])
 
 # %% ../nbs/03_nonlinearity.ipynb #12d174c6
@@ -540,7 +546,7 @@ class scaleEqNonlin(nn.Module):
         B, C = X.shape[0], X.shape[1]
         params = list(self.parameters())
         track = torch.is_grad_enabled() and (X.requires_grad or any(p.requires_grad for p in params))
-        Yc = _RingFunction.apply(_Columns.apply(X), self, plan, B, C, track, *params)
+        Yc = _RingFunction.apply(X, self, plan, B, C, track, *params)
         return _Spectra.apply(Yc, B, C)
 
     def to(self, *args, **kwargs):

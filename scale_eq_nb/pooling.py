@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from .downscale import band_edge, ring_index, downscale_spectrum, upscale_spectrum
-from .nonlinearity import (scaleEqNonlin, visited_resolutions, _angles, _check_positive_int, _coarse, _fft_cost,
+from .nonlinearity import (scaleEqNonlin, visited_resolutions, _angles, _check_positive_int, _coarse, _fft_cost, _lmul,
                                       _resample_leading)
 
 # %% ../nbs/04_pooling.ipynb #3b701dbe
@@ -57,25 +57,25 @@ def _lowpass(s: torch.Tensor, t: int) -> torch.Tensor:
         band = _resample_leading(torch.fft.rfft2(s, dim=(0, 1), norm='forward'), m, r)
         return torch.fft.irfft2(_resample_leading(band, r, m), s=(r, r), dim=(0, 1), norm='forward')
     V, VT = _lowpass_basis(r, t, s.dtype, s.device)
-    a = (VT @ s.reshape(r, -1)).view(m, r, -1)                          # coefficients along n1
-    b = torch.matmul(VT, a)                                               # ... and n2: (m, m, rest)
-    return (V @ torch.matmul(V, b).view(m, -1)).view(r, r, *rest)
+    a = torch.mm(VT, s.reshape(r, -1)).view(m, r, -1)                   # coefficients along n1
+    b = _lmul(VT, a)                                                      # ... and n2: (m, m, rest)
+    return torch.mm(V, _lmul(V, b).view(m, -1)).view(r, r, *rest)
 
-def _strided(s: torch.Tensor, dim: int, i: int, p: int) -> torch.Tensor:
-    "View of `s` at offsets $i, i+p, i+2p, \\dots$ along `dim`."
-    n = s.shape[dim]
-    return s.narrow(dim, i, n - i)[(slice(None),) * dim + (slice(None, None, p),)]
+def _every(t: torch.Tensor, dim: int, i: int, p: int) -> torch.Tensor:
+    "View of `t` (maps `(r, r, ...)`) at offsets $i, i+p, i+2p, \\dots$ along axis `dim` (0 or 1)."
+    return t[i::p] if dim == 0 else t[:, i::p]
+
+def _head(t: torch.Tensor, dim: int, L: int) -> torch.Tensor:
+    "The first `L` entries of `t` along axis `dim` (0 or 1)."
+    return t if t.shape[dim] == L else t[:L] if dim == 0 else t[:, :L]
 
 def _pool_axis(s: torch.Tensor, p: int, dim: int, track: bool) -> tuple:
-    "Maximum over consecutive groups of `p` along `dim` (the last group may be shorter) and, if `track`, for each offset $i=1..p-1$ the mask of groups where offset $i$ beats the running maximum of offsets $<i$."
-    shape = list(s.shape)
-    shape[dim] = -(-shape[dim] // p)
-    out = s.new_empty(shape)
-    out.copy_(_strided(s, dim, 0, p))
+    "Maximum over consecutive groups of `p` along axis `dim` (the last group may be shorter) and, if `track`, for each offset $i=1..p-1$ the mask of groups where offset $i$ beats the running maximum of offsets $<i$."
+    out = _every(s, dim, 0, p).contiguous()
     masks = []
     for i in range(1, p):
-        part = _strided(s, dim, i, p)
-        head = out.narrow(dim, 0, part.shape[dim])
+        part = _every(s, dim, i, p)
+        head = _head(out, dim, part.shape[dim])
         if track:
             masks.append(part > head)
         torch.maximum(head, part, out=head)
@@ -86,19 +86,20 @@ def _pool_axis_adjoint(g: torch.Tensor, masks: list, p: int, dim: int, n: int) -
     shape = list(g.shape)
     shape[dim] = n
     gs = g.new_empty(shape)
-    rem = g if p <= 2 else g.clone()                                    # what no later offset has taken yet
-    for i in range(p - 1, 0, -1):
-        m = masks[i - 1]
-        gi = _strided(gs, dim, i, p)
-        torch.mul(rem.narrow(dim, 0, m.shape[dim]), m, out=gi)
-        if i > 1:
-            rem.narrow(dim, 0, m.shape[dim]).sub_(gi)
-    head = _strided(gs, dim, 0, p)
     if p == 1:
-        return head.copy_(rem)
-    L = masks[0].shape[dim]
-    torch.sub(rem.narrow(dim, 0, L), _strided(gs, dim, 1, p), out=head.narrow(dim, 0, L))
-    head.narrow(dim, L, head.shape[dim] - L).copy_(rem.narrow(dim, L, head.shape[dim] - L))
+        return gs.copy_(g)
+    rem = g if p == 2 else g.clone()                                    # what no later offset has taken yet
+    for i in range(p - 1, 0, -1):
+        gi = _every(gs, dim, i, p)
+        head = _head(rem, dim, gi.shape[dim])
+        torch.mul(head, masks[i - 1], out=gi)
+        if i > 1:
+            head.sub_(gi)
+    g0, g1 = _every(gs, dim, 0, p), _every(gs, dim, 1, p)
+    L = g1.shape[dim]
+    torch.sub(_head(rem, dim, L), g1, out=_head(g0, dim, L))
+    if L < g0.shape[dim]:                                               # a last group of one entry keeps its gradient
+        g0.narrow(dim, L, g0.shape[dim] - L).copy_(rem.narrow(dim, L, g0.shape[dim] - L))
     return gs
 
 class _LowpassMaxPool(torch.autograd.Function):
