@@ -70,14 +70,14 @@ def _head(t: torch.Tensor, dim: int, L: int) -> torch.Tensor:
     return t if t.shape[dim] == L else t[:L] if dim == 0 else t[:, :L]
 
 def _pool_axis(s: torch.Tensor, p: int, dim: int, track: bool) -> tuple:
-    "Maximum over consecutive groups of `p` along axis `dim` (the last group may be shorter) and, if `track`, for each offset $i=1..p-1$ the mask of groups where offset $i$ beats the running maximum of offsets $<i$."
+    "Maximum over consecutive groups of `p` along axis `dim` (the last group may be shorter) and, if `track`, for each offset $i=1..p-1$ the mask (1 or 0, in the dtype of `s`) of groups where offset $i$ beats the running maximum of offsets $<i$."
     out = _every(s, dim, 0, p).contiguous()
     masks = []
     for i in range(1, p):
         part = _every(s, dim, i, p)
         head = _head(out, dim, part.shape[dim])
-        if track:
-            masks.append(part > head)
+        if track:                                 # 0/1 in the maps' dtype: bool masks would make the adjoint's products slow
+            masks.append(torch.gt(part, head, out=part.new_empty(part.shape)))
         torch.maximum(head, part, out=head)
     return out, masks
 
@@ -103,7 +103,7 @@ def _pool_axis_adjoint(g: torch.Tensor, masks: list, p: int, dim: int, n: int) -
     return gs
 
 class _LowpassMaxPool(torch.autograd.Function):
-    "$\\mathrm{pool}_p\\circ\\mathrm{LP}_t$ on maps `(r, r, ...)` (max-pooling with stride `p`, partial windows kept as with `ceil_mode=True`). Backward routes each gradient to its window's maximum and low-passes it: $\\mathrm{LP}$ is an orthogonal projection, its own adjoint. Saves only the boolean masks."
+    "$\\mathrm{pool}_p\\circ\\mathrm{LP}_t$ on maps `(r, r, ...)` (max-pooling with stride `p`, partial windows kept as with `ceil_mode=True`). Backward routes each gradient to its window's maximum and low-passes it: $\\mathrm{LP}$ is an orthogonal projection, its own adjoint. Saves only the 0/1 masks of the window maxima."
     @staticmethod
     def forward(ctx, y, t, p):
         track = ctx.needs_input_grad[0]
