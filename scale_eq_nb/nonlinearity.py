@@ -216,11 +216,15 @@ def _ring_adjoint(gparts: list, c: int, prev: int, t: int) -> torch.Tensor:
         gs += _lmul(m[h + 2], gW.view(2 * cb, c, BC).transpose(0, 1))
     return gs
 
+def _annulus_freqs(prev: int, t: int) -> list:
+    "Frequencies $(k_1,k_2)$, $k_2\\ge0$, of the annulus $\\text{prev}<\\|k\\|_\\infty\\le t$, in the order of parts A then B."
+    ra = [k for k in _band_rows(t) if abs(k) > prev]
+    return [(a, b) for a in ra for b in range(t + 1)] + [(a, b) for b in range(prev + 1, t + 1) for a in _band_rows(prev)]
+
 @lru_cache(maxsize=1024)
 def _ring_dense(c: int, prev: int, t: int, dtype: torch.dtype, device: torch.device) -> tuple:
     "The annulus as one dense matrix `(2F, c·c)`, rows (re, im) of each frequency in the order of parts A then B (`_ring`), and its transpose: $\\cos$ and $-\\sin$ of $2\\pi(k_1n_1+k_2n_2)/c$ over $c^2$."
-    ra = [k for k in _band_rows(t) if abs(k) > prev]
-    freqs = [(a, b) for a in ra for b in range(t + 1)] + [(a, b) for b in range(prev + 1, t + 1) for a in _band_rows(prev)]
+    freqs = _annulus_freqs(prev, t)
     k1, k2 = (torch.tensor([f[i] for f in freqs], dtype=torch.long)[:, None, None] for i in (0, 1))
     n = torch.arange(c)
     a = (2 * math.pi / c) * ((k1 * n[None, :, None] + k2 * n[None, None, :]) % c).double()
@@ -252,8 +256,7 @@ def _ring_mode(c: int, prev: int, t: int) -> str:
     thin = 0.4 * ra * c * (c + 2 * (t + 1))
     if prev >= 0:
         thin += 0.4 * (t - prev) * c * (c + 2 * (2 * prev + 1))
-    nf = (2 * t + 1) ** 2 - (2 * prev + 1) ** 2 if prev >= 0 else (2 * t + 1) ** 2
-    costs = {'dense': 0.2 * nf * c * c, 'thin': thin + 1500, 'fft': _fft_cost(c) + 1500}
+    costs = {'dense': 0.4 * len(_annulus_freqs(prev, t)) * c * c, 'thin': thin + 1500, 'fft': _fft_cost(c) + 1500}
     return min(costs, key=costs.get)
 
 def _band_matrix(T: int, t: int) -> torch.Tensor:
@@ -299,9 +302,7 @@ class _Step:
         self.ring_mode = _ring_mode(c, prev, top)
         ra = [k for k in _band_rows(top) if abs(k) > prev]
         self.shapes = [(len(ra), top + 1)] + ([(top - prev, 2 * prev + 1)] if prev >= 0 else [])
-        self.freqs = [(a, b) for a in ra for b in range(top + 1)]
-        if prev >= 0:
-            self.freqs += [(a, b) for b in range(prev + 1, top + 1) for a in _band_rows(prev)]
+        self.freqs = _annulus_freqs(prev, top)
 
 class _RingPlan:
     "The steps for input size `n`, the largest band `T`, and the sparse maps of the input and output sides."

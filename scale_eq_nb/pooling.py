@@ -71,7 +71,7 @@ def _head(t: torch.Tensor, dim: int, L: int) -> torch.Tensor:
 
 def _pool_axis(s: torch.Tensor, p: int, dim: int, track: bool) -> tuple:
     "Maximum over consecutive groups of `p` along axis `dim` (the last group may be shorter) and, if `track`, for each offset $i=1..p-1$ the mask (1 or 0, in the dtype of `s`) of groups where offset $i$ beats the running maximum of offsets $<i$."
-    out = _every(s, dim, 0, p).contiguous()
+    out = _every(s, dim, 0, p).clone(memory_format=torch.contiguous_format)   # a copy even where the view is contiguous
     masks = []
     for i in range(1, p):
         part = _every(s, dim, i, p)
