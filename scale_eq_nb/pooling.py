@@ -61,65 +61,34 @@ def _lowpass(s: torch.Tensor, t: int) -> torch.Tensor:
     b = _lmul(VT, a)                                                      # ... and n2: (m, m, rest)
     return torch.mm(V, _lmul(V, b).view(m, -1)).view(r, r, *rest)
 
-def _every(t: torch.Tensor, dim: int, i: int, p: int) -> torch.Tensor:
-    "View of `t` (maps `(r, r, ...)`) at offsets $i, i+p, i+2p, \\dots$ along axis `dim` (0 or 1)."
-    return t[i::p] if dim == 0 else t[:, i::p]
+def _as_images(t: torch.Tensor) -> torch.Tensor:
+    "Maps `(r, r, ...)` seen as one channels-last image `(1, maps, r, r)`: the maps-last layout is that layout already, so no copy."
+    r = t.shape[0]
+    return t.reshape(1, r, r, -1).permute(0, 3, 1, 2)
 
-def _head(t: torch.Tensor, dim: int, L: int) -> torch.Tensor:
-    "The first `L` entries of `t` along axis `dim` (0 or 1)."
-    return t if t.shape[dim] == L else t[:L] if dim == 0 else t[:, :L]
-
-def _pool_axis(s: torch.Tensor, p: int, dim: int, track: bool) -> tuple:
-    "Maximum over consecutive groups of `p` along axis `dim` (the last group may be shorter) and, if `track`, for each offset $i=1..p-1$ the mask (1 or 0, in the dtype of `s`) of groups where offset $i$ beats the running maximum of offsets $<i$."
-    out = _every(s, dim, 0, p).clone(memory_format=torch.contiguous_format)   # a copy even where the view is contiguous
-    masks = []
-    for i in range(1, p):
-        part = _every(s, dim, i, p)
-        head = _head(out, dim, part.shape[dim])
-        if track:                                 # 0/1 in the maps' dtype: bool masks would make the adjoint's products slow
-            masks.append(torch.gt(part, head, out=part.new_empty(part.shape)))
-        torch.maximum(head, part, out=head)
-    return out, masks
-
-def _pool_axis_adjoint(g: torch.Tensor, masks: list, p: int, dim: int, n: int) -> torch.Tensor:
-    "Adjoint of `_pool_axis` on an axis of length `n`: each group's gradient goes to its first maximum (the last offset whose mask is set, else offset 0)."
-    shape = list(g.shape)
-    shape[dim] = n
-    gs = g.new_empty(shape)
-    if p == 1:
-        return gs.copy_(g)
-    rem = g if p == 2 else g.clone()                                    # what no later offset has taken yet
-    for i in range(p - 1, 0, -1):
-        gi = _every(gs, dim, i, p)
-        head = _head(rem, dim, gi.shape[dim])
-        torch.mul(head, masks[i - 1], out=gi)
-        if i > 1:
-            head.sub_(gi)
-    g0, g1 = _every(gs, dim, 0, p), _every(gs, dim, 1, p)
-    L = g1.shape[dim]
-    torch.sub(_head(rem, dim, L), g1, out=_head(g0, dim, L))
-    if L < g0.shape[dim]:                                               # a last group of one entry keeps its gradient
-        g0.narrow(dim, L, g0.shape[dim] - L).copy_(rem.narrow(dim, L, g0.shape[dim] - L))
-    return gs
+def _from_images(t: torch.Tensor, rest: tuple) -> torch.Tensor:
+    "Inverse of `_as_images`: a channels-last image `(1, maps, h, w)` → maps `(h, w, *rest)`."
+    return t.permute(2, 3, 1, 0).reshape(t.shape[2], t.shape[3], *rest)
 
 class _LowpassMaxPool(torch.autograd.Function):
-    "$\\mathrm{pool}_p\\circ\\mathrm{LP}_t$ on maps `(r, r, ...)` (max-pooling with stride `p`, partial windows kept as with `ceil_mode=True`). Backward routes each gradient to its window's maximum and low-passes it: $\\mathrm{LP}$ is an orthogonal projection, its own adjoint. Saves only the 0/1 masks of the window maxima."
+    "$\\mathrm{pool}_p\\circ\\mathrm{LP}_t$ on maps `(r, r, ...)` (max-pooling with stride `p`, partial windows kept as with `ceil_mode=True`). Backward routes each gradient to its window's maximum and low-passes it: $\\mathrm{LP}$ is an orthogonal projection, its own adjoint. Saves only the positions of the window maxima."
     @staticmethod
     def forward(ctx, y, t, p):
-        track = ctx.needs_input_grad[0]
-        rows, m_rows = _pool_axis(_lowpass(y, t), p, 0, track)
-        out, m_cols = _pool_axis(rows, p, 1, track)
-        if track:
-            ctx.save_for_backward(*m_rows, *m_cols)
-        ctx.t, ctx.p, ctx.r = t, p, y.shape[0]
-        return out
+        s = _as_images(_lowpass(y, t))
+        out, where = torch.ops.aten.max_pool2d_with_indices(s, [p, p], [p, p], [0, 0], [1, 1], True)
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(where)
+        ctx.t, ctx.p, ctx.shape = t, p, y.shape
+        return _from_images(out, y.shape[2:])
 
     @staticmethod
     @once_differentiable
     def backward(ctx, g):
-        p, r, masks = ctx.p, ctx.r, ctx.saved_tensors
-        g_rows = _pool_axis_adjoint(g, masks[p - 1:], p, 1, r)
-        return _lowpass(_pool_axis_adjoint(g_rows, masks[: p - 1], p, 0, r), ctx.t), None, None
+        p, (where,) = ctx.p, ctx.saved_tensors
+        like = _as_images(g.new_empty(ctx.shape))                        # read for its shape and layout only
+        gs = torch.ops.aten.max_pool2d_with_indices_backward(_as_images(g), like, [p, p], [p, p], [0, 0], [1, 1], True,
+                                                            where)
+        return _lowpass(_from_images(gs, ctx.shape[2:]), ctx.t), None, None
 
 class scaleEqNonlinMaxp(scaleEqNonlin):
     "Scale-equivariant non-linearity followed by max-pooling by `pool_window` on full spectra: (B, C, N, N) → (B, C, ⌈N/p⌉, ⌈N/p⌉)."
