@@ -81,26 +81,20 @@ def literal_scale_eq_nonlin(X: torch.Tensor, non_lin: Callable, base_res: int, i
     return Y
 
 # %% ../nbs/03_nonlinearity.ipynb #279fe192
-def _to_columns(X: torch.Tensor) -> torch.Tensor:
-    "Spectra `(B, C, n, n)` → real `(n, n, 2, B·C)`: frequency $k_1$, frequency $k_2$, real/imaginary part, then one column per map."
+def _columns(X: torch.Tensor) -> torch.Tensor:
+    "Spectra `(B, C, n, n)` read as real columns `(n·n·2, B·C)`: rows frequency $k_1$, frequency $k_2$, real/imaginary part; one column per map. A transposed view, not a copy."
     n = X.shape[-1]
-    return torch.view_as_real(X).reshape(-1, n * n * 2).T.contiguous().view(n, n, 2, -1)
+    return torch.view_as_real(X.resolve_conj()).reshape(-1, n * n * 2).T
 
-def _from_columns(Yc: torch.Tensor, B: int, C: int) -> torch.Tensor:
-    "Inverse of `_to_columns`: real `(n, n, 2, B·C)` → complex `(B, C, n, n)`."
-    n = Yc.shape[0]
-    return torch.view_as_complex(Yc.reshape(n * n * 2, B * C).T.contiguous().view(B, C, n, n, 2))
+def _sparse_mm_into(out: torch.Tensor, A: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
+    "`out` ← `A @ M` for a sparse `A`, written into `out` in its own layout: `out` and `M` may be transposed views, and no transposed copy is made."
+    return torch.addmm(out, A, M, beta=0, out=out)
 
-class _Spectra(torch.autograd.Function):
-    "`_from_columns`, whose adjoint is `_to_columns`."
-    @staticmethod
-    def forward(ctx, Yc, B, C):
-        return _from_columns(Yc, B, C)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, gY):
-        return _to_columns(gY), None, None
+def _spectra(A: torch.Tensor, M: torch.Tensor, B: int, C: int, n: int) -> torch.Tensor:
+    "Complex spectra `(B, C, n, n)` whose `_columns` are `A @ M` (sparse `A`), written in place."
+    Y = M.new_empty(B * C, n * n * 2)
+    _sparse_mm_into(Y.T, A, M)
+    return torch.view_as_complex(Y.view(B, C, n, n, 2))
 
 # %% ../nbs/03_nonlinearity.ipynb #aa4e07d9
 def _band_rows(t: int) -> list:
@@ -122,7 +116,7 @@ def _csr(rows: list, cols: list, vals: list, shape: tuple) -> torch.Tensor:
         return m.coalesce().to_sparse_csr()
 
 def _feature_matrix(n: int, T: int) -> torch.Tensor:
-    "Sparse map from `_to_columns` rows `(n, n, 2)` to the band-$T$ features `(2T+1, T+1, 2)`: four entries per row."
+    "Sparse map from `_columns` rows `(n, n, 2)` to the band-$T$ features `(2T+1, T+1, 2)`: four entries per row."
     pos = lambda k1, k2, part: ((k1 % n) * n + (k2 % n)) * 2 + part
     R, Cc, V = [], [], []
     for f in range(2 * T + 1):
@@ -277,7 +271,7 @@ def _band_matrix(T: int, t: int) -> torch.Tensor:
     return _csr(R, Cc, V, ((2 * t + 1) * (t + 1) * 2, (2 * T + 1) * (T + 1) * 2))
 
 def _output_matrix(n: int, freqs: list) -> torch.Tensor:
-    "Sparse map from the ring values (re, im of each frequency in `freqs`) to `_to_columns` rows of the full `n`×`n` output."
+    "Sparse map from the ring values (re, im of each frequency in `freqs`) to `_columns` rows of the full `n`×`n` output."
     where = {k: i for i, k in enumerate(freqs)}
     e, kk = band_edge(n), [i if i <= n // 2 else i - n for i in range(n)]
     R, Cc, V = [], [], []
@@ -383,13 +377,13 @@ def _analysis_adjoint(gv: torch.Tensor, st: _Step) -> torch.Tensor:
 
 # %% ../nbs/03_nonlinearity.ipynb #ff408b3e
 class _RingFunction(torch.autograd.Function):
-    "Spectra `(B, C, n, n)` in (read as columns, $X^\\top$ of the `(B·C, n·n·2)` real view, without a copy), output columns out. Keeps the features, the norm parameters and the post-op graphs of the kept steps; recomputes the other maps in backward."
+    "Spectra `(B, C, n, n)` in and out; the sparse maps read the input's and write the output's `_columns` in place. Keeps the features, the norm parameters and the post-op graphs of the kept steps; recomputes the other maps in backward."
 
     @staticmethod
     def forward(ctx, X, layer, plan, B, C, track, *params):
         BC = B * C
-        Xn = torch.view_as_real(X.resolve_conj()).reshape(BC, -1)
-        Fe = torch.sparse.mm(plan.sparse('features', Xn), Xn.T).view(2 * plan.T + 1, plan.T + 1, 2, BC)
+        Xc, F = _columns(X), plan.sparse('features', X.real)
+        Fe = _sparse_mm_into(Xc.new_empty(F.shape[0], BC), F, Xc).view(2 * plan.T + 1, plan.T + 1, 2, BC)
         anchor = Fe.new_zeros(()).requires_grad_()
         vals, graphs = [], []
         for st in plan.steps:
@@ -405,7 +399,7 @@ class _RingFunction(torch.autograd.Function):
             vals += [p.reshape(-1, BC) for p in _analysis(y.detach().reshape(st.c, st.c, BC), st)]
         ctx.save_for_backward(Fe, *params)
         ctx.graphs, ctx.layer, ctx.plan, ctx.training, ctx.B, ctx.C = graphs, layer, plan, layer.training, B, C
-        return torch.sparse.mm(plan.sparse('output', Fe), torch.cat(vals, 0)).view(plan.n_out, plan.n_out, 2, BC)
+        return _spectra(plan.sparse('output', Fe), torch.cat(vals, 0), B, C, plan.n_out)
 
     @staticmethod
     @once_differentiable
@@ -413,7 +407,8 @@ class _RingFunction(torch.autograd.Function):
         Fe, *params = ctx.saved_tensors
         graphs, layer, plan, B, C = iter(ctx.graphs), ctx.layer, ctx.plan, ctx.B, ctx.C
         BC = B * C
-        gV = torch.sparse.mm(plan.sparse('output', gY, transpose=True), gY.reshape(-1, BC)).split(plan.sizes, 0)
+        gYc, OT = _columns(gY), plan.sparse('output', Fe, transpose=True)
+        gV = _sparse_mm_into(gYc.new_empty(OT.shape[0], BC), OT, gYc).split(plan.sizes, 0)
         wrt = [p for p in params if p.requires_grad]
         edges, ys, gys = [], [], []
         with torch.enable_grad():
@@ -430,9 +425,9 @@ class _RingFunction(torch.autograd.Function):
         gFe = torch.zeros_like(Fe)
         for st, gz in zip(plan.steps, grads):
             _synthesis_adjoint_into(gFe, gz.reshape(st.r, st.r, BC), st, plan)
-        gXc = torch.sparse.mm(plan.sparse('features', gY, transpose=True), gFe.view(-1, BC))
         pgrads = iter(grads[len(edges):])
-        return (_from_columns(gXc.view(plan.n, plan.n, 2, BC), B, C), None, None, None, None, None,
+        return (_spectra(plan.sparse('features', Fe, transpose=True), gFe.view(-1, BC), B, C, plan.n), None, None, None,
+                None, None,
                 *[next(pgrads) if p.requires_grad else None for p in params])
 
 # %% ../nbs/03_nonlinearity.ipynb #12d174c6
@@ -547,8 +542,7 @@ class scaleEqNonlin(nn.Module):
         B, C = X.shape[0], X.shape[1]
         params = list(self.parameters())
         track = torch.is_grad_enabled() and (X.requires_grad or any(p.requires_grad for p in params))
-        Yc = _RingFunction.apply(X, self, plan, B, C, track, *params)
-        return _Spectra.apply(Yc, B, C)
+        return _RingFunction.apply(X, self, plan, B, C, track, *params)
 
     def to(self, *args, **kwargs):
         "`nn.Module.to`; a complex dtype casts the spectra-facing layer while its (real) norm parameters keep the matching real dtype."
