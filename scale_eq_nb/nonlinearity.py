@@ -81,13 +81,21 @@ def literal_scale_eq_nonlin(X: torch.Tensor, non_lin: Callable, base_res: int, i
     return Y
 
 # %% ../nbs/03_nonlinearity.ipynb #279fe192
+def _csr(rows: list, cols: list, vals: list, shape: tuple) -> torch.Tensor:
+    "A float64 sparse CSR matrix from coordinate lists (duplicates summed)."
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')                                 # sparse CSR support is labelled beta
+        m = torch.sparse_coo_tensor(torch.tensor([rows, cols], dtype=torch.long).view(2, -1),
+                                    torch.tensor(vals, dtype=torch.float64), shape)
+        return m.coalesce().to_sparse_csr()
+
 def _columns(X: torch.Tensor) -> torch.Tensor:
     "Spectra `(B, C, n, n)` read as real columns `(n·n·2, B·C)`: rows frequency $k_1$, frequency $k_2$, real/imaginary part; one column per map. A transposed view, not a copy."
     n = X.shape[-1]
     return torch.view_as_real(X.resolve_conj()).reshape(-1, n * n * 2).T
 
 def _sparse_mm_into(out: torch.Tensor, A: torch.Tensor, M: torch.Tensor) -> torch.Tensor:
-    "`out` ← `A @ M` for a sparse `A`, written into `out` in its own layout: `out` and `M` may be transposed views, and no transposed copy is made."
+    "`out` ← `A @ M` for a sparse `A`, written into `out` whatever its layout: `out` and `M` may be transposed views, so no separate transposed copy is needed."
     return torch.addmm(out, A, M, beta=0, out=out)
 
 def _spectra(A: torch.Tensor, M: torch.Tensor, B: int, C: int, n: int) -> torch.Tensor:
@@ -106,14 +114,6 @@ def _angles(ks, g: int, ns=None) -> torch.Tensor:
     k = torch.as_tensor(list(ks), dtype=torch.long)[:, None]
     n = torch.arange(g)[None, :] if ns is None else torch.as_tensor(list(ns), dtype=torch.long)[None, :]
     return (2 * math.pi / g) * ((k * n) % g).double()
-
-def _csr(rows: list, cols: list, vals: list, shape: tuple) -> torch.Tensor:
-    "A float64 sparse CSR matrix from coordinate lists (duplicates summed)."
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')                                 # sparse CSR support is labelled beta
-        m = torch.sparse_coo_tensor(torch.tensor([rows, cols], dtype=torch.long).view(2, -1),
-                                    torch.tensor(vals, dtype=torch.float64), shape)
-        return m.coalesce().to_sparse_csr()
 
 def _feature_matrix(n: int, T: int) -> torch.Tensor:
     "Sparse map from `_columns` rows `(n, n, 2)` to the band-$T$ features `(2T+1, T+1, 2)`: four entries per row."
