@@ -109,6 +109,10 @@ def _band_rows(t: int) -> list:
     "Frequencies of the rows of a band-$t$ half spectrum, in FFT order: $0..t,-t..-1$."
     return list(range(t + 1)) + list(range(-t, 0))
 
+def _annulus_rows(prev: int, t: int) -> list:
+    "Rows $k_1$ of a band-$t$ half spectrum, in FFT order, that lie outside the band `prev`: $|k_1|>\\text{prev}$."
+    return [k for k in _band_rows(t) if abs(k) > prev]
+
 def _angles(ks, g: int, ns=None) -> torch.Tensor:
     "Angles $2\\pi kn/g$ (float64, shape `(len(ks), g)`), with $kn$ reduced mod $g$ exactly before scaling."
     k = torch.as_tensor(list(ks), dtype=torch.long)[:, None]
@@ -178,7 +182,7 @@ def _dft_mix(ks, c: int) -> torch.Tensor:
 @lru_cache(maxsize=1024)
 def _ring_matrices(c: int, prev: int, t: int, dtype: torch.dtype, device: torch.device) -> tuple:
     "Matrices of the annulus $\\text{prev}<\\|k\\|_\\infty\\le t$ of a `c` grid (part A, then part B if `prev >= 0`), then their transposes."
-    ra = [k for k in _band_rows(t) if abs(k) > prev]
+    ra = _annulus_rows(prev, t)
     mats = [_dft_rows(ra, c) / c**2, _dft_mix(range(t + 1), c)]
     if prev >= 0:
         mats += [_dft_rows(range(prev + 1, t + 1), c) / c**2, _dft_mix(_band_rows(prev), c)]
@@ -212,7 +216,7 @@ def _ring_adjoint(gparts: list, c: int, prev: int, t: int) -> torch.Tensor:
 
 def _annulus_freqs(prev: int, t: int) -> list:
     "Frequencies $(k_1,k_2)$, $k_2\\ge0$, of the annulus $\\text{prev}<\\|k\\|_\\infty\\le t$, in the order of parts A then B."
-    ra = [k for k in _band_rows(t) if abs(k) > prev]
+    ra = _annulus_rows(prev, t)
     return [(a, b) for a in ra for b in range(t + 1)] + [(a, b) for b in range(prev + 1, t + 1) for a in _band_rows(prev)]
 
 @lru_cache(maxsize=1024)
@@ -246,7 +250,7 @@ def _synthesis_by_matrices(r: int, t: int) -> bool:
 
 def _ring_mode(c: int, prev: int, t: int) -> str:
     "How the annulus analysis on a `c` grid runs: `'dense'` (one product), `'thin'` (thin products) or `'fft'` (`rfft2`), whichever the model finds cheapest (a call's fixed cost counted as 1500)."
-    ra = sum(1 for k in _band_rows(t) if abs(k) > prev)
+    ra = len(_annulus_rows(prev, t))
     thin = 0.4 * ra * c * (c + 2 * (t + 1))
     if prev >= 0:
         thin += 0.4 * (t - prev) * c * (c + 2 * (2 * prev + 1))
@@ -294,8 +298,7 @@ class _Step:
         self.r, self.c, self.t_in, self.prev, self.top, self.keep = r, c, band_edge(r), prev, top, keep
         self.synth_by_matrices = _synthesis_by_matrices(r, self.t_in)
         self.ring_mode = _ring_mode(c, prev, top)
-        ra = [k for k in _band_rows(top) if abs(k) > prev]
-        self.shapes = [(len(ra), top + 1)] + ([(top - prev, 2 * prev + 1)] if prev >= 0 else [])
+        self.shapes = [(len(_annulus_rows(prev, top)), top + 1)] + ([(top - prev, 2 * prev + 1)] if prev >= 0 else [])
         self.freqs = _annulus_freqs(prev, top)
 
 class _RingPlan:
@@ -355,7 +358,7 @@ def _analysis(s: torch.Tensor, st: _Step) -> list:
         return _ring(s, prev, t)
     S = torch.fft.rfft2(s, dim=(0, 1), norm='forward')
     S = torch.stack([S.real, S.imag], 2)
-    parts = [S[[k % c for k in _band_rows(t) if abs(k) > prev], : t + 1]]
+    parts = [S[[k % c for k in _annulus_rows(prev, t)], : t + 1]]
     if prev >= 0:
         parts.append(S[[k % c for k in _band_rows(prev)], prev + 1: t + 1].transpose(0, 1))
     return parts
@@ -369,7 +372,7 @@ def _analysis_adjoint(gv: torch.Tensor, st: _Step) -> torch.Tensor:
     if st.ring_mode == 'thin':
         return _ring_adjoint(gparts, c, prev, t)
     G = gv.new_zeros(c, c // 2 + 1, 2, BC)
-    G[[k % c for k in _band_rows(t) if abs(k) > prev], : t + 1] = gparts[0]
+    G[[k % c for k in _annulus_rows(prev, t)], : t + 1] = gparts[0]
     if prev >= 0:
         G[[k % c for k in _band_rows(prev)], prev + 1: t + 1] = gparts[1].transpose(0, 1)
     G[:, 1: c - c // 2] *= 0.5                                          # irfft2 counts these columns twice

@@ -15,8 +15,8 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from .downscale import band_edge, ring_index, downscale_spectrum, upscale_spectrum
-from .nonlinearity import (scaleEqNonlin, visited_resolutions, _angles, _check_positive_int, _coarse, _fft_cost, _lmul,
-                                      _resample_leading)
+from .nonlinearity import (scaleEqNonlin, visited_resolutions, _angles, _check_positive_int, _coarse, _fft_cost,
+                                      _lmul, _resample_leading)
 
 # %% ../nbs/04_pooling.ipynb #3b701dbe
 def literal_scale_eq_maxpool(X: torch.Tensor, non_lin: Callable, base_res: int, pool_window: int = 2, increment: int = 1,
