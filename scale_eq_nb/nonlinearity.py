@@ -152,11 +152,11 @@ def _lmul(A: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
     "`A @ X[i]` for every matrix of the batch `X`: one `bmm`, `A` broadcast without a copy."
     return torch.bmm(A.expand(X.shape[0], -1, -1), X)
 
-def _synthesize(Fe: torch.Tensor, r: int, t: int) -> torch.Tensor:
-    "Maps `(r, r, B·C)` of band $t$ from the features (reads their leading band-$t$ block in place)."
+def _synthesize(Fe: torch.Tensor, r: int, t: int, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    "Maps `(r, r, B·C)` of band $t$ from the features (reads their leading band-$t$ block in place), written into `out` if given."
     ET, KT, _, _ = _synthesis_matrices(r, t, Fe.dtype, Fe.device)
     V = _lmul(ET, Fe[: 2 * t + 1, : t + 1].flatten(1, 2))                 # (2t+1, r[n2], BC)
-    z = V.new_empty(r, r, V.shape[-1])                                   # a tensor of its own, not a view
+    z = V.new_empty(r, r, V.shape[-1]) if out is None else out
     torch.mm(KT, V.view(2 * t + 1, -1), out=z.view(r, -1))
     return z
 
@@ -165,7 +165,8 @@ def _synthesize_adjoint_into(gFe: torch.Tensor, gz: torch.Tensor, t: int):
     r, BC = gz.shape[0], gz.shape[-1]
     _, _, E, K = _synthesis_matrices(r, t, gz.dtype, gz.device)
     gV = (K @ gz.reshape(r, -1)).view(2 * t + 1, r, BC)
-    gFe[: 2 * t + 1, : t + 1].add_(_lmul(E, gV).view(2 * t + 1, t + 1, 2, BC))
+    block = gFe[: 2 * t + 1, : t + 1].flatten(1, 2)                       # a view: the product accumulates in place
+    torch.baddbmm(block, E.expand(2 * t + 1, -1, -1), gV, out=block)
 
 # %% ../nbs/03_nonlinearity.ipynb #95fd292a
 def _dft_rows(ks, c: int) -> torch.Tensor:
@@ -201,13 +202,14 @@ def _ring(s: torch.Tensor, prev: int, t: int) -> list:
         parts.append(_lmul(m[3], W).view(cb, 2 * prev + 1, 2, BC))
     return parts
 
-def _ring_adjoint(gparts: list, c: int, prev: int, t: int) -> torch.Tensor:
-    "Adjoint of `_ring`: the map gradient `(c, c, B·C)` from the gradients of the parts."
+def _ring_adjoint(gparts: list, c: int, prev: int, t: int, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    "Adjoint of `_ring`: the map gradient `(c, c, B·C)` from the gradients of the parts, written into `out` if given."
     BC = gparts[0].shape[-1]
     m = _ring_matrices(c, prev, t, gparts[0].dtype, gparts[0].device)
     h, ra = len(m) // 2, m[0].shape[0] // 2
     gVA = _lmul(m[h + 1], gparts[0].reshape(ra, 2 * (t + 1), BC))
-    gs = (m[h] @ gVA.view(2 * ra, -1)).view(c, c, BC)
+    gs = gVA.new_empty(c, c, BC) if out is None else out
+    torch.mm(m[h], gVA.view(2 * ra, -1), out=gs.view(c, -1))
     if prev >= 0:
         cb = t - prev
         gW = _lmul(m[h + 3], gparts[1].reshape(cb, 2 * (2 * prev + 1), BC))
@@ -302,13 +304,15 @@ class _Step:
         self.freqs = _annulus_freqs(prev, top)
 
 class _RingPlan:
-    "The steps for input size `n`, the largest band `T`, and the sparse maps of the input and output sides."
+    "The steps for input size `n`, their groups (all kept steps together, then each other step alone), the largest band `T`, and the sparse maps of the input and output sides."
     def __init__(self, layer, n: int):
         self.n, self.n_out, self.steps, prev = n, layer.out_size(n), [], -1
         for r in layer.resolutions(n):
             c = layer.out_size(r)
             self.steps.append(_Step(r, c, prev, band_edge(c), r <= layer.keep_maps_up_to))
             prev = band_edge(c)
+        kept = [st for st in self.steps if st.keep]
+        self.groups = ([(kept, True)] if kept else []) + [([st], False) for st in self.steps if not st.keep]
         self.T = max(st.t_in for st in self.steps)
         self.sizes = [2 * len(st.freqs) for st in self.steps]
         self._maps = {'features': _feature_matrix(n, self.T),
@@ -329,14 +333,14 @@ class _RingPlan:
             self._cast[key] = m.to(device=like.device, dtype=like.dtype)
         return self._cast[key]
 
-def _synthesis(st: _Step, Fe: torch.Tensor, plan: _RingPlan) -> torch.Tensor:
-    "The maps $\\mathcal D_rx$ `(r, r, B·C)` of step `st`, by matrices or by `irfft2` of the band."
+def _synthesis(st: _Step, Fe: torch.Tensor, plan: _RingPlan, out: torch.Tensor):
+    "Write the maps $\\mathcal D_rx$ `(r, r, B·C)` of step `st` into `out`, by matrices or by `irfft2` of the band."
     r, t = st.r, st.t_in
     if st.synth_by_matrices:
-        return _synthesize(Fe, r, t)
+        return _synthesize(Fe, r, t, out)
     Hb = torch.sparse.mm(plan.sparse(('band', t), Fe), Fe.view(-1, Fe.shape[-1])).view(2 * t + 1, t + 1, 2, -1)
     H = _resample_leading(torch.complex(Hb[:, :, 0], Hb[:, :, 1]), r, 2 * t + 1)
-    return torch.fft.irfft2(H, s=(r, r), dim=(0, 1), norm='forward').contiguous()
+    out.copy_(torch.fft.irfft2(H, s=(r, r), dim=(0, 1), norm='forward'))
 
 def _synthesis_adjoint_into(gFe: torch.Tensor, gz: torch.Tensor, st: _Step, plan: _RingPlan):
     "Add the adjoint of `_synthesis` applied to `gz` to `gFe`."
@@ -363,24 +367,46 @@ def _analysis(s: torch.Tensor, st: _Step) -> list:
         parts.append(S[[k % c for k in _band_rows(prev)], prev + 1: t + 1].transpose(0, 1))
     return parts
 
-def _analysis_adjoint(gv: torch.Tensor, st: _Step) -> torch.Tensor:
-    "Adjoint of `_analysis`: the map gradient `(c, c, B·C)` from the gradient `gv` `(2F, B·C)` of the stacked annulus values."
+def _analysis_adjoint(gv: torch.Tensor, st: _Step, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    "Adjoint of `_analysis`: the map gradient `(c, c, B·C)` from the gradient `gv` `(2F, B·C)` of the stacked annulus values, written into `out` if given."
     c, prev, t, BC = st.c, st.prev, st.top, gv.shape[-1]
+    out = gv.new_empty(c, c, BC) if out is None else out
     if st.ring_mode == 'dense':
-        return (_ring_dense(c, prev, t, gv.dtype, gv.device)[1] @ gv).view(c, c, BC)
+        return torch.mm(_ring_dense(c, prev, t, gv.dtype, gv.device)[1], gv, out=out.view(c * c, BC)).view(c, c, BC)
     gparts = [g.view(a, b, 2, BC) for g, (a, b) in zip(gv.split([2 * a * b for a, b in st.shapes], 0), st.shapes)]
     if st.ring_mode == 'thin':
-        return _ring_adjoint(gparts, c, prev, t)
+        return _ring_adjoint(gparts, c, prev, t, out)
     G = gv.new_zeros(c, c // 2 + 1, 2, BC)
     G[[k % c for k in _annulus_rows(prev, t)], : t + 1] = gparts[0]
     if prev >= 0:
         G[[k % c for k in _band_rows(prev)], prev + 1: t + 1] = gparts[1].transpose(0, 1)
     G[:, 1: c - c // 2] *= 0.5                                          # irfft2 counts these columns twice
-    return torch.fft.irfft2(torch.complex(G[:, :, 0], G[:, :, 1]), s=(c, c), dim=(0, 1), norm='forward') / c**2
+    return out.copy_(torch.fft.irfft2(torch.complex(G[:, :, 0], G[:, :, 1]), s=(c, c), dim=(0, 1), norm='forward') / c**2)
 
 # %% ../nbs/03_nonlinearity.ipynb #ff408b3e
+def _group_maps(group: list, Fe: torch.Tensor, plan: _RingPlan) -> torch.Tensor:
+    "The maps $\\mathcal D_rx$ of the steps in `group`, flattened and stored back to back in one tensor."
+    z = Fe.new_empty(sum(st.r * st.r for st in group) * Fe.shape[-1])
+    for st, zs in zip(group, _split_maps(z, group, Fe.shape[-1])):
+        _synthesis(st, Fe, plan, zs)
+    return z
+
+def _split_maps(z: torch.Tensor, group: list, BC: int) -> list:
+    "Views `(r, r, B·C)`, one per step of `group`, of maps stored back to back in the flat `z`."
+    return [zs.view(st.r, st.r, BC) for st, zs in zip(group, z.split([st.r * st.r * BC for st in group]))]
+
+class _GraphEntry(torch.autograd.Function):
+    "The identity on `z` (a view, no copy) that starts an autograd graph: `anchor`, a scalar that requires grad, gives the output a gradient edge of its own, and the graph does not keep `z`."
+    @staticmethod
+    def forward(ctx, z, anchor):
+        return z.view_as(z)
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
 class _RingFunction(torch.autograd.Function):
-    "Spectra `(B, C, n, n)` in and out; the sparse maps read the input's and write the output's `_columns` in place. Keeps the features, the norm parameters and the post-op graphs of the kept steps; recomputes the other maps in backward."
+    "Spectra `(B, C, n, n)` in and out; the sparse maps read the input's and write the output's `_columns` in place. Keeps the features, the norm parameters, the post-op graph of the kept steps and what their pooling needs for backward; recomputes the other steps' maps in backward."
 
     @staticmethod
     def forward(ctx, X, layer, plan, B, C, track, *params):
@@ -388,46 +414,55 @@ class _RingFunction(torch.autograd.Function):
         Xc, F = _columns(X), plan.sparse('features', X.real)
         Fe = _sparse_mm_into(Xc.new_empty(F.shape[0], BC), F, Xc).view(2 * plan.T + 1, plan.T + 1, 2, BC)
         anchor = Fe.new_zeros(()).requires_grad_()
-        vals, graphs = [], []
-        for st in plan.steps:
-            z = _synthesis(st, Fe, plan)
-            keep = track and st.keep
+        vals, graphs, pooling = [], [], []
+        for group, kept in plan.groups:
+            z = _group_maps(group, Fe, plan)
+            keep = track and kept
             with torch.set_grad_enabled(keep):
-                if keep:                              # z joins a graph in place; its gradient edge outlives the tensor
-                    z.add_(anchor)
-                    graphs.append(torch.autograd.graph.get_gradient_edge(z))
-                y = layer._post(z.view(st.r, st.r, B, C), st.r, layer.training, update_stats=True)
-            if keep:
-                graphs.append(y)
-            vals += [p.reshape(-1, BC) for p in _analysis(y.detach().reshape(st.c, st.c, BC), st)]
-        ctx.save_for_backward(Fe, *params)
+                if keep:
+                    z = _GraphEntry.apply(z, anchor)
+                    graphs += [torch.autograd.graph.get_gradient_edge(z)]
+                y = layer._post(z, group, B, C, layer.training, update_stats=True)
+            graphs += [y] if keep else []
+            for st, ys in zip(group, _split_maps(y.detach(), group, BC)):
+                s, saved = layer._pooled(ys, st)
+                pooling += [saved] if keep else []
+                vals += [p.reshape(-1, BC) for p in _analysis(s, st)]
+        ctx.save_for_backward(Fe, *pooling, *params)
         ctx.graphs, ctx.layer, ctx.plan, ctx.training, ctx.B, ctx.C = graphs, layer, plan, layer.training, B, C
+        ctx.n_pooling = len(pooling)
         return _spectra(plan.sparse('output', Fe), torch.cat(vals, 0), B, C, plan.n_out)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, gY):
-        Fe, *params = ctx.saved_tensors
+        Fe, *rest = ctx.saved_tensors
+        pooling, params = iter(rest[: ctx.n_pooling]), rest[ctx.n_pooling:]
         graphs, layer, plan, B, C = iter(ctx.graphs), ctx.layer, ctx.plan, ctx.B, ctx.C
         BC = B * C
         gYc, OT = _columns(gY), plan.sparse('output', Fe, transpose=True)
-        gV = _sparse_mm_into(gYc.new_empty(OT.shape[0], BC), OT, gYc).split(plan.sizes, 0)
+        gV = iter(_sparse_mm_into(gYc.new_empty(OT.shape[0], BC), OT, gYc).split(plan.sizes, 0))
         wrt = [p for p in params if p.requires_grad]
         edges, ys, gys = [], [], []
         with torch.enable_grad():
-            for st, gv in zip(plan.steps, gV):
-                gys.append(_analysis_adjoint(gv, st).view(st.c, st.c, B, C))
-                if st.keep and ctx.graphs:
+            for group, kept in plan.groups:
+                if kept and ctx.graphs:
                     edges.append(next(graphs))
                     ys.append(next(graphs))
+                    saved = [next(pooling) for _ in group]
                 else:
-                    z = _synthesis(st, Fe, plan).requires_grad_()
+                    z = _group_maps(group, Fe, plan).requires_grad_()
                     edges.append(z)
-                    ys.append(layer._post(z.view(st.r, st.r, B, C), st.r, ctx.training, update_stats=False))
+                    ys.append(layer._post(z, group, B, C, ctx.training, update_stats=False))
+                    saved = [layer._pooled(y, st)[1] for st, y in zip(group, _split_maps(ys[-1].detach(), group, BC))]
+                gys.append(Fe.new_empty(ys[-1].shape))
+                for st, gy, sv in zip(group, _split_maps(gys[-1], group, BC), saved):
+                    layer._maps_grad_into(gy, next(gV), st, sv)
             grads = torch.autograd.grad(ys, edges + wrt, gys, retain_graph=True, allow_unused=True)
         gFe = torch.zeros_like(Fe)
-        for st, gz in zip(plan.steps, grads):
-            _synthesis_adjoint_into(gFe, gz.reshape(st.r, st.r, BC), st, plan)
+        for (group, _), gz in zip(plan.groups, grads):
+            for st, g in zip(group, _split_maps(gz, group, BC)):
+                _synthesis_adjoint_into(gFe, g, st, plan)
         pgrads = iter(grads[len(edges):])
         return (_spectra(plan.sparse('features', Fe, transpose=True), gFe.view(-1, BC), B, C, plan.n), None, None, None,
                 None, None,
@@ -503,9 +538,20 @@ class scaleEqNonlin(nn.Module):
                     m.running_var.mul_(1 - mom).add_(mom * var * cnt / max(cnt - 1, 1))
         return (z - mean) * torch.rsqrt(var + m.eps) * m.weight + m.bias
 
-    def _post(self, z: torch.Tensor, r: int, training: bool, update_stats: bool) -> torch.Tensor:
-        "Per-resolution post-op on the maps $\\mathcal D_rx$ `(r, r, B, C)`: $\\sigma\\circ\\text{norm}_r$."
-        return self.non_lin(self._normalize(z, r, training, update_stats))
+    def _post(self, z: torch.Tensor, group: list, B: int, C: int, training: bool, update_stats: bool) -> torch.Tensor:
+        "Post-op $\\sigma\\circ\\text{norm}_r$ on the maps of the steps in `group`, stored back to back in the flat `z`: the norms per resolution, then one call of the pointwise $\\sigma$ for all."
+        if self.norms is not None:
+            z = torch.cat([self._normalize(zs.view(st.r, st.r, B, C), st.r, training, update_stats).reshape(-1)
+                           for st, zs in zip(group, _split_maps(z, group, B * C))])
+        return self.non_lin(z)
+
+    def _pooled(self, y: torch.Tensor, st: _Step) -> tuple:
+        "The maps `(c, c, B·C)` whose annulus step `st` contributes, from the post-op maps `y` `(r, r, B·C)`, and what `_maps_grad_into` needs: here $c=r$, the maps themselves and nothing."
+        return y, None
+
+    def _maps_grad_into(self, out: torch.Tensor, gv: torch.Tensor, st: _Step, saved):
+        "Write into `out` the gradient with respect to the post-op maps of step `st` from the gradient `gv` of its annulus values."
+        _analysis_adjoint(gv, st, out)
 
     def _check_input(self, X) -> int:
         if not isinstance(X, torch.Tensor):

@@ -12,11 +12,10 @@ from typing import Callable, Mapping, Optional
 
 import torch
 import torch.nn.functional as F
-from torch.autograd.function import once_differentiable
 
 from .downscale import band_edge, ring_index, downscale_spectrum, upscale_spectrum
 from .nonlinearity import (scaleEqNonlin, visited_resolutions, _angles, _check_positive_int, _coarse, _fft_cost,
-                                      _lmul, _resample_leading)
+                                      _lmul, _resample_leading, _analysis_adjoint)
 
 # %% ../nbs/04_pooling.ipynb #3b701dbe
 def literal_scale_eq_maxpool(X: torch.Tensor, non_lin: Callable, base_res: int, pool_window: int = 2, increment: int = 1,
@@ -49,17 +48,21 @@ def _lowpass_basis(r: int, t: int, dtype: torch.dtype, device: torch.device) -> 
                    math.sqrt(2) * torch.stack([a.cos(), a.sin()], 1).flatten(0, 1)]).T / math.sqrt(r)
     return V.to(device, dtype).contiguous(), V.T.to(device, dtype).contiguous()
 
-def _lowpass(s: torch.Tensor, t: int) -> torch.Tensor:
-    "Ideal low-pass $\\mathrm{LP}$ ($\\|k\\|_\\infty\\le t$) of maps `(r, r, ...)` on their own grid: $VV^\\top s\\,VV^\\top$ by four thin products, or by FFTs where those are cheaper."
-    r, rest = s.shape[0], s.shape[2:]
-    m = 2 * t + 1
+def _lowpass(s: torch.Tensor, t: int, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    "Ideal low-pass $\\mathrm{LP}$ ($\\|k\\|_\\infty\\le t$) of maps `(r, r, ...)` on their own grid: $VV^\\top s\\,VV^\\top$ by four thin products, or by FFTs where those are cheaper; written into `out` if given."
+    r, m = s.shape[0], 2 * t + 1
     if 0.4 * m * r * (r + m) >= 2 * _fft_cost(r):
         band = _resample_leading(torch.fft.rfft2(s, dim=(0, 1), norm='forward'), m, r)
-        return torch.fft.irfft2(_resample_leading(band, r, m), s=(r, r), dim=(0, 1), norm='forward')
+        lp = torch.fft.irfft2(_resample_leading(band, r, m), s=(r, r), dim=(0, 1), norm='forward')
+        return lp if out is None else out.copy_(lp)
     V, VT = _lowpass_basis(r, t, s.dtype, s.device)
     a = torch.mm(VT, s.reshape(r, -1)).view(m, r, -1)                   # coefficients along n1
     b = _lmul(VT, a)                                                      # ... and n2: (m, m, rest)
-    return torch.mm(V, _lmul(V, b).view(m, -1)).view(r, r, *rest)
+    c = _lmul(V, b).view(m, -1)
+    if out is None:                                                       # differentiable by autograd
+        return torch.mm(V, c).view(s.shape)
+    torch.mm(V, c, out=out.view(r, -1))
+    return out
 
 def _as_images(t: torch.Tensor) -> torch.Tensor:
     "Maps `(r, r, ...)` seen as one channels-last image `(1, maps, r, r)`: the maps-last layout is that layout already, so no copy."
@@ -70,25 +73,16 @@ def _from_images(t: torch.Tensor, rest: tuple) -> torch.Tensor:
     "Inverse of `_as_images`: a channels-last image `(1, maps, h, w)` → maps `(h, w, *rest)`."
     return t.permute(2, 3, 1, 0).reshape(t.shape[2], t.shape[3], *rest)
 
-class _LowpassMaxPool(torch.autograd.Function):
-    "$\\mathrm{pool}_p\\circ\\mathrm{LP}_t$ on maps `(r, r, ...)` (max-pooling with stride `p`, partial windows kept as with `ceil_mode=True`). Backward routes each gradient to its window's maximum and low-passes it: $\\mathrm{LP}$ is an orthogonal projection, its own adjoint. Saves only the positions of the window maxima."
-    @staticmethod
-    def forward(ctx, y, t, p):
-        s = _as_images(_lowpass(y, t))
-        out, where = torch.ops.aten.max_pool2d_with_indices(s, [p, p], [p, p], [0, 0], [1, 1], True)
-        if ctx.needs_input_grad[0]:
-            ctx.save_for_backward(where)
-        ctx.t, ctx.p, ctx.shape = t, p, y.shape
-        return _from_images(out, y.shape[2:])
+def _lowpass_maxpool(y: torch.Tensor, t: int, p: int) -> tuple:
+    "$\\mathrm{pool}_p\\circ\\mathrm{LP}_t$ on maps `(r, r, ...)` → `(⌈r/p⌉, ⌈r/p⌉, ...)` (max-pooling with stride `p`, partial windows kept as with `ceil_mode=True`), and the positions of the window maxima, all that the adjoint needs."
+    out, where = torch.ops.aten.max_pool2d_with_indices(_as_images(_lowpass(y, t)), [p, p], [p, p], [0, 0], [1, 1], True)
+    return _from_images(out, y.shape[2:]), where
 
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, g):
-        p, (where,) = ctx.p, ctx.saved_tensors
-        like = _as_images(g.new_empty(ctx.shape))                        # read for its shape and layout only
-        gs = torch.ops.aten.max_pool2d_with_indices_backward(_as_images(g), like, [p, p], [p, p], [0, 0], [1, 1], True,
-                                                            where)
-        return _lowpass(_from_images(gs, ctx.shape[2:]), ctx.t), None, None
+def _lowpass_maxpool_adjoint(g: torch.Tensor, where: torch.Tensor, t: int, p: int, out: torch.Tensor) -> torch.Tensor:
+    "Write into `out` (maps `(r, r, ...)`) the gradient of `_lowpass_maxpool` from the gradient `g` of its output: each value goes to its window's maximum, then $\\mathrm{LP}_t$, an orthogonal projection and so its own adjoint."
+    gs = torch.ops.aten.max_pool2d_with_indices_backward(_as_images(g), _as_images(out), [p, p], [p, p], [0, 0], [1, 1],
+                                                        True, where)               # `out` lends its shape and layout
+    return _lowpass(_from_images(gs, out.shape[2:]), t, out)
 
 class scaleEqNonlinMaxp(scaleEqNonlin):
     "Scale-equivariant non-linearity followed by max-pooling by `pool_window` on full spectra: (B, C, N, N) → (B, C, ⌈N/p⌉, ⌈N/p⌉)."
@@ -99,10 +93,13 @@ class scaleEqNonlinMaxp(scaleEqNonlin):
         super().__init__(non_lin, base_res, normalization=normalization, channels=channels, max_res=max_res,
                          increment=increment, device=device, dtype=dtype)
 
-    def _post(self, z: torch.Tensor, r: int, training: bool, update_stats: bool) -> torch.Tensor:
-        "Per-resolution post-op on maps `(r, r, B, C)`: $\\mathrm{pool}_p\\circ\\mathrm{LP}_c\\circ\\sigma\\circ\\text{norm}_r$, from the $r$ grid to the $c=\\lceil r/p\\rceil$ grid."
-        y = super()._post(z, r, training, update_stats)
-        return _LowpassMaxPool.apply(y, band_edge(self.out_size(r)), self.pool_window)
+    def _pooled(self, y: torch.Tensor, st) -> tuple:
+        "$\\mathrm{pool}_p\\circ\\mathrm{LP}_c$ of the post-op maps `y` `(r, r, B·C)` of step `st`, on the $c=\\lceil r/p\\rceil$ grid, and the positions of the window maxima."
+        return _lowpass_maxpool(y, band_edge(st.c), self.pool_window)
+
+    def _maps_grad_into(self, out: torch.Tensor, gv: torch.Tensor, st, where: torch.Tensor):
+        "Write into `out` the gradient with respect to the post-op maps of step `st` from the gradient `gv` of its annulus values."
+        _lowpass_maxpool_adjoint(_analysis_adjoint(gv, st), where, band_edge(st.c), self.pool_window, out)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", pool_window={self.pool_window}"
