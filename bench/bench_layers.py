@@ -20,7 +20,7 @@ import time
 import torch
 
 from scale_eq_nb.downscale import hermitian_half, resample_half_spectrum
-from scale_eq_nb.nonlinearity import literal_scale_eq_nonlin, scaleEqNonlin
+from scale_eq_nb.nonlinearity import literal_scale_eq_nonlin, saved_bytes, scaleEqNonlin
 from scale_eq_nb.pooling import literal_scale_eq_maxpool, scaleEqNonlinMaxp
 
 # (layer, N, base_res, increment)
@@ -46,21 +46,6 @@ def min_ms(fns, repeats, clock):
             fn()
             best[i] = min(best[i], now() - t0)
     return [1e3 * b for b in best]
-
-
-def saved_bytes(fn):
-    "Bytes of the unique storages autograd saves for backward while running `fn()`."
-    storages = {}
-
-    def pack(t):
-        s = t.untyped_storage()
-        storages[(s.data_ptr(), s.nbytes())] = s.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out = fn()
-    del out
-    return sum(storages.values())
 
 
 def fft_floor_ms(layer, X, repeats, clock):
