@@ -42,23 +42,22 @@ def literal_scale_eq_maxpool(X: torch.Tensor, non_lin: Callable, base_res: int, 
 # %% ../nbs/04_pooling.ipynb #6246692e
 @lru_cache(maxsize=1024)
 def _lowpass_basis(r: int, t: int, dtype: torch.dtype, device: torch.device) -> tuple:
-    "Orthonormal real basis `(r, 2t+1)` of the band $|k|\\le t$ on an `r` grid ($1$, $\\sqrt2\\cos$, $\\sqrt2\\sin$, over $\\sqrt r$), and its transpose."
+    "Orthonormal real basis $V$ `(r, 2t+1)` of the band $|k|\\le t$ on an `r` grid ($1$, $\\sqrt2\\cos$, $\\sqrt2\\sin$, over $\\sqrt r$), its transpose, and the projector $P=VV^\\top$ `(r, r)`."
     a = _angles(range(1, t + 1), r)
     V = torch.cat([torch.ones(1, r, dtype=torch.float64),
                    math.sqrt(2) * torch.stack([a.cos(), a.sin()], 1).flatten(0, 1)]).T / math.sqrt(r)
-    return V.to(device, dtype).contiguous(), V.T.to(device, dtype).contiguous()
+    return tuple(m.to(device, dtype).contiguous() for m in (V, V.T, V @ V.T))
 
 def _lowpass(s: torch.Tensor, t: int, out: Optional[torch.Tensor] = None) -> torch.Tensor:
-    "Ideal low-pass $\\mathrm{LP}$ ($\\|k\\|_\\infty\\le t$) of maps `(r, r, ...)` on their own grid: $VV^\\top s\\,VV^\\top$ by four thin products, or by FFTs where those are cheaper; written into `out` if given."
+    "Ideal low-pass $\\mathrm{LP}$ ($\\|k\\|_\\infty\\le t$) of maps `(r, r, ...)` on their own grid: $V\\,(V^\\top s)\\,P$ ($P=VV^\\top$) by three products, or by FFTs where those are cheaper; written into `out` if given."
     r, m = s.shape[0], 2 * t + 1
-    if 0.4 * m * r * (r + m) >= 2 * _fft_cost(r):
+    if 0.6 * m * r * r >= 2 * _fft_cost(r):
         band = _resample_leading(torch.fft.rfft2(s, dim=(0, 1), norm='forward'), m, r)
         lp = torch.fft.irfft2(_resample_leading(band, r, m), s=(r, r), dim=(0, 1), norm='forward')
         return lp if out is None else out.copy_(lp)
-    V, VT = _lowpass_basis(r, t, s.dtype, s.device)
-    a = torch.mm(VT, s.reshape(r, -1)).view(m, r, -1)                   # coefficients along n1
-    b = _lmul(VT, a)                                                      # ... and n2: (m, m, rest)
-    c = _lmul(V, b).view(m, -1)
+    V, VT, P = _lowpass_basis(r, t, s.dtype, s.device)
+    a = torch.mm(VT, s.reshape(r, -1)).view(m, r, -1)                   # coefficients along n1: (m, r, rest)
+    c = _lmul(P, a).view(m, -1)                                           # projected along n2
     if out is None:                                                       # differentiable by autograd
         return torch.mm(V, c).view(s.shape)
     torch.mm(V, c, out=out.view(r, -1))
