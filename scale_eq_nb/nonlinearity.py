@@ -305,15 +305,16 @@ class _Step:
         self.freqs = _annulus_freqs(prev, top)
 
 class _RingPlan:
-    "The steps for input size `n`, their groups (all kept steps together, then each other step alone), the largest band `T`, and the sparse maps of the input and output sides."
+    "The steps for input size `n`, their groups (without a norm all kept steps together, then each other step alone), the largest band `T`, and the sparse maps of the input and output sides."
     def __init__(self, layer, n: int):
         self.n, self.n_out, self.steps, prev = n, layer.out_size(n), [], -1
         for r in layer.resolutions(n):
             c = layer.out_size(r)
             self.steps.append(_Step(r, c, prev, band_edge(c), r <= layer.keep_maps_up_to))
             prev = band_edge(c)
-        kept = [st for st in self.steps if st.keep]
-        self.groups = ([(kept, True)] if kept else []) + [([st], False) for st in self.steps if not st.keep]
+        kept = [st for st in self.steps if st.keep]                     # one group when sigma alone is the post-op
+        kept = [kept] if kept and layer.norms is None else [[st] for st in kept]
+        self.groups = [(g, True) for g in kept] + [([st], False) for st in self.steps if not st.keep]
         self.T = max(st.t_in for st in self.steps)
         self.sizes = [2 * len(st.freqs) for st in self.steps]
         self._maps = {'features': _feature_matrix(n, self.T),
