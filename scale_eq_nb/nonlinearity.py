@@ -424,13 +424,12 @@ class _RingFunction(torch.autograd.Function):
                 if keep:
                     z = _GraphEntry.apply(z, anchor)
                     graphs += [torch.autograd.graph.get_gradient_edge(z)]
-                outs = layer._post(z, group, B, C, layer.training, update_stats=True)
-            graphs += [outs] if keep else []
-            for steps, y in outs:
-                for st, ys in zip(steps, _split_maps(y.detach(), steps, BC)):
-                    s, saved = layer._pooled(ys, st)
-                    pooling += [saved] if track else []
-                    vals += [p.reshape(-1, BC) for p in _analysis(s, st)]
+                y = layer._post(z, group, B, C, layer.training, update_stats=True)
+            graphs += [y] if keep else []
+            for st, ys in zip(group, _split_maps(y.detach(), group, BC)):
+                s, saved = layer._pooled(ys, st)
+                pooling += [saved] if track else []
+                vals += [p.reshape(-1, BC) for p in _analysis(s, st)]
         ctx.save_for_backward(Fe, *pooling, *params)
         ctx.graphs, ctx.layer, ctx.plan, ctx.training, ctx.B, ctx.C = graphs, layer, plan, layer.training, B, C
         ctx.n_pooling = len(pooling)
@@ -451,16 +450,14 @@ class _RingFunction(torch.autograd.Function):
             for group, kept in plan.groups:
                 if kept:
                     edges.append(next(graphs))
-                    outs = next(graphs)
+                    ys.append(next(graphs))
                 else:
                     z = _group_maps(group, Fe, plan).requires_grad_()
                     edges.append(z)
-                    outs = layer._post(z, group, B, C, ctx.training, update_stats=False)
-                for steps, y in outs:
-                    ys.append(y)
-                    gys.append(Fe.new_empty(y.shape))
-                    for st, gy in zip(steps, _split_maps(gys[-1], steps, BC)):
-                        layer._maps_grad_into(gy, next(gV), st, next(pooling))
+                    ys.append(layer._post(z, group, B, C, ctx.training, update_stats=False))
+                gys.append(Fe.new_empty(ys[-1].shape))
+                for st, gy in zip(group, _split_maps(gys[-1], group, BC)):
+                    layer._maps_grad_into(gy, next(gV), st, next(pooling))
             grads = torch.autograd.grad(ys, edges + wrt, gys, retain_graph=True, allow_unused=True)
         gFe = torch.zeros_like(Fe)
         for (group, _), gz in zip(plan.groups, grads):
@@ -541,12 +538,12 @@ class scaleEqNonlin(nn.Module):
                     m.running_var.mul_(1 - mom).add_(mom * var * cnt / max(cnt - 1, 1))
         return (z - mean) * torch.rsqrt(var + m.eps) * m.weight + m.bias
 
-    def _post(self, z: torch.Tensor, group: list, B: int, C: int, training: bool, update_stats: bool) -> list:
-        "Post-op $\\sigma\\circ\\text{norm}_r$ on the maps of the steps in `group`, stored back to back in the flat `z`, as `(steps, maps)` pairs (the maps of `steps` after the post-op, back to back): without a norm one call of the pointwise $\\sigma$ for all steps, with one a norm and a $\\sigma$ per step."
-        if self.norms is None:
-            return [(group, self.non_lin(z))]
-        return [([st], self.non_lin(self._normalize(zs.view(st.r, st.r, B, C), st.r, training, update_stats)).reshape(-1))
-                for st, zs in zip(group, _split_maps(z, group, B * C))]
+    def _post(self, z: torch.Tensor, group: list, B: int, C: int, training: bool, update_stats: bool) -> torch.Tensor:
+        "Post-op $\\sigma\\circ\\text{norm}_r$ on the maps of the steps in `group`, stored back to back in the flat `z`, and flat in the same order: one call of the pointwise $\\sigma$ for all (with a norm the plan gives every step a group of its own)."
+        if self.norms is not None:
+            (st,) = group
+            z = self._normalize(z.view(st.r, st.r, B, C), st.r, training, update_stats).reshape(-1)
+        return self.non_lin(z)
 
     def _pooled(self, y: torch.Tensor, st: _Step) -> tuple:
         "The maps `(c, c, B·C)` whose annulus step `st` contributes, from the post-op maps `y` `(r, r, B·C)`, and what `_maps_grad_into` needs: here $c=r$, the maps themselves and nothing."
