@@ -8,9 +8,6 @@ __all__ = ['band_edge', 'ring_index', 'resample_spectrum', 'downscale_spectrum',
            'ideal_downscale', 'ideal_upscale', 'ideal_downscale1d', 'naive_downscale', 'interpolate_downscale']
 
 # %% ../nbs/00_downscale.ipynb #65921fbf
-import math
-from typing import Iterable, Sequence
-
 import torch
 import torch.nn.functional as F
 
