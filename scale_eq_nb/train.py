@@ -110,12 +110,16 @@ def evaluate_model(model: ScaleClassifier, data: ScaleDataset, reference: ScaleC
     return metrics
 
 # %% ../nbs/07_train_mnist.ipynb #f33fc5c3
-def _check_resume(saved: TrainConfig, cfg: TrainConfig) -> TrainConfig:
-    "The saved configuration, with `epochs` from `cfg`; any other difference is an error."
+def _check_resume(saved: TrainConfig, cfg: TrainConfig, done: int) -> TrainConfig:
+    "The saved configuration, with `epochs` from `cfg`; any other difference, or no epoch left to train, is an error."
     diff = [f.name for f in fields(TrainConfig) if f.name != 'epochs' and getattr(saved, f.name) != getattr(cfg, f.name)]
     if diff:
         raise ValueError(f"--resume: the checkpoint was trained with different settings ({', '.join(diff)}); "
                          "resume with the same settings, or use another --out folder.")
+    if cfg.epochs <= done:
+        raise ValueError(f"--resume: the run in this folder has already trained {done} epochs, so --epochs {cfg.epochs} "
+                         f"leaves nothing to train; pass --epochs larger than {done} to extend it, or evaluate it with "
+                         "`scale-eq-nb evaluate --out DIR`.")
     saved.epochs = cfg.epochs
     return saved
 
@@ -131,7 +135,7 @@ def train(cfg: Optional[TrainConfig] = None, out=None, *, resume: bool = False, 
         if out is None:
             raise ValueError("resume=True needs the run folder `out` that holds checkpoint.pt.")
         state = load_checkpoint(out, map_location=device)
-        cfg = _check_resume(TrainConfig.from_dict(state['train_config']), cfg)
+        cfg = _check_resume(TrainConfig.from_dict(state['train_config']), cfg, state['epoch'])
         start, history = state['epoch'], state['history']
     elif out is not None and (out / CHECKPOINT_NAME).exists():
         logger.warning('%s already holds a checkpoint; starting a new run over it (resume=True continues it).', out)
