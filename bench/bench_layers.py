@@ -43,14 +43,14 @@ def clock_for(device, threads):
 
 
 def min_ms(fns, device, clock, budget_s, max_repeats):
-    "Minimum time (ms) of each of `fns` over interleaved repeats after one warm-up call each; as many repeats (3 to `max_repeats`) as fit `budget_s`."
+    "Minimum time (ms) of each of `fns` over interleaved repeats after one warm-up call each; as many repeats as fit `budget_s` (at least 3, or 2 when one round takes over a second, at most `max_repeats`)."
     sync = torch.cuda.synchronize if device.type == 'cuda' else (lambda: None)
     t0 = time.perf_counter()
     for fn in fns:
         fn()
     sync()
     first = time.perf_counter() - t0
-    repeats = max(3, min(max_repeats, int(budget_s / max(first, 1e-6))))
+    repeats = max(3 if first < 1.0 else 2, min(max_repeats, int(budget_s / max(first, 1e-6))))
     best = [float('inf')] * len(fns)
     for _ in range(repeats):
         for i, fn in enumerate(fns):
@@ -185,7 +185,7 @@ def main(argv=None):
     cases = [c + (args.batch,) for c in (QUICK if args.quick else FULL)] + ([] if args.quick else QUICKSTART)
     thread_counts = args.threads if device.type == 'cpu' else [torch.get_num_threads()]
     config = dict(device=machine(device), device_type=device.type, torch=torch.__version__, dtype='float32',
-                  batch=args.batch, channels=args.channels, non_lin='sigmoid', repeats=f'3-{args.max_repeats}',
+                  batch=args.batch, channels=args.channels, non_lin='sigmoid', repeats=f'2-{args.max_repeats}',
                   quick=args.quick, python=platform.python_version())
     record = dict(config=config, runs=[])
     t_start = time.perf_counter()
