@@ -293,8 +293,9 @@ def seconds(fn: Callable,             # the call to time
 
 # %% ../nbs/04a_ring_engine.ipynb #990e7039
 class RingEngine:
-    "The plans of one layer, one per (input size, device, dtype), and how their strategies are chosen. With `benchmark` (the default, like cuDNN's benchmark mode) the first call at a new size times the candidates of every step on a batch of the caller's shape and keeps the fastest; candidates whose operation count exceeds the cheapest by more than `prune` are not timed. Without it, or where timing means nothing (the 'meta' device, inside `torch.compile`), the lowest operation count wins. `strategies` forces names, e.g. `{'synthesis': 'irfft', 'analysis': 'rfft'}`."
-    prune = 4.0
+    "The plans of one layer, one per (input size, device, dtype), and how their strategies are chosen. With `benchmark` (the default, like cuDNN's benchmark mode) the first call at a new size times the candidates of every step on up to `timing_maps` maps of the caller's and keeps the fastest; candidates whose operation count exceeds the cheapest by more than `prune` are not timed. Without it, or where timing means nothing (the 'meta' device, inside `torch.compile`), the lowest operation count wins. `strategies` forces names, e.g. `{'synthesis': 'irfft', 'analysis': 'rfft'}`."
+    prune = 16.0
+    timing_maps = 32
 
     def __init__(self, benchmark: bool = True,           # time the candidates once per plan (else count operations)
                  strategies: Optional[dict] = None):      # forced strategy names: keys 'synthesis' and/or 'analysis'
@@ -326,7 +327,8 @@ class RingEngine:
                      and not torch.compiler.is_compiling())
             H = X.new_zeros(0)
             if timed:
-                H = torch.randn(X.shape[0] * X.shape[1], 2 * plan.T + 1, plan.T + 1, dtype=X.dtype, device=X.device)
+                maps = min(X.shape[0] * X.shape[1], self.timing_maps)
+                H = torch.randn(maps, 2 * plan.T + 1, plan.T + 1, dtype=X.dtype, device=X.device)
             for i, st in enumerate(plan.steps):
                 names = []
                 for kind, table in (('synthesis', SYNTHESES), ('analysis', ANALYSES)):
@@ -346,7 +348,7 @@ class RingEngine:
         step = {name: st._replace(**{kind: name}) for name in names}
         with torch.no_grad():
             t = {name: seconds(lambda: table[name](x, step[name], table[name].constants(st, plan.dtype, H.device)),
-                               H.device) for name in names}
+                               H.device, repeats=1) for name in names}
         return min(t, key=t.get)
 
     def run(self,
