@@ -115,9 +115,8 @@ class SynthesisByMatrices(Strategy):
         M1, M2 = consts
         T, t, r, BC = (H.shape[-2] - 1) // 2, st.band, st.r, H.shape[0]
         Hb = torch.view_as_real(H)[:, T - t: T + t + 1, : t + 1].permute(0, 2, 3, 1).reshape(BC * (t + 1), -1)
-        U = torch.mm(Hb, M1).view(BC, t + 1, 2, r)                                   # rows (map, k2), cols (re/im, n1)
-        U = U.permute(0, 3, 1, 2).reshape(BC * r, 2 * (t + 1))                       # rows (map, n1), cols (k2, re/im)
-        return torch.mm(U, M2).view(BC, r, r)
+        U = torch.mm(Hb, M1).view(BC, 2 * (t + 1), r)                   # rows (map, k2, re/im), cols n1
+        return torch.matmul(U.transpose(1, 2), M2)                      # (BC, n1, n2): batched, no copy of U
 
 # %% ../nbs/04a_ring_engine.ipynb #c718fe5a
 class AnalysisByRfft(Strategy):
@@ -178,21 +177,20 @@ class AnalysisByThinMatrices(Strategy):
         c, p, t = st.c, st.prev, st.top
         rows = [k for k in centered(t) if abs(k) > p]
         a = angles(rows, range(c), c)
-        A1 = torch.stack([a.cos(), -a.sin()], -1).reshape(len(rows), c, 2).transpose(0, 1).reshape(c, -1) / c ** 2
+        A1 = torch.stack([a.cos(), -a.sin()], 1).reshape(2 * len(rows), c) / c ** 2     # rows (k1, re/im)
         mats = [A1, dft_mix(range(t + 1), c)]
         if p >= 0:
             b = angles(range(c), range(p + 1, t + 1), c)
-            mats += [torch.stack([b.cos(), -b.sin()], -1).reshape(c, 2 * (t - p)) / c ** 2, dft_mix(centered(p), c)]
-        return tuple(m.to(device=device, dtype=dtype) for m in mats)
+            B2 = torch.stack([b.cos(), -b.sin()], -1).reshape(c, 2 * (t - p)).T / c ** 2     # rows (k2, re/im)
+            mats += [B2, dft_mix(centered(p), c)]
+        return tuple(m.to(device=device, dtype=dtype).contiguous() for m in mats)
 
     def __call__(self, y, st, consts):
         BC, c = y.shape[0], st.c
-        P = torch.mm(y.transpose(1, 2).reshape(BC * c, c), consts[0]).view(BC, c, -1, 2)   # (map, n2, k1, re/im)
-        P = P.permute(0, 2, 3, 1).reshape(-1, 2 * c)                                        # rows (map, k1)
+        P = torch.matmul(consts[0], y).view(-1, 2 * c)                   # contract n1: rows (map, k1), cols (re/im, n2)
         parts = [torch.mm(P, consts[1]).view(BC, -1)]
         if st.prev >= 0:
-            Q = torch.mm(y.reshape(BC * c, c), consts[2]).view(BC, c, -1, 2)             # (map, n1, k2, re/im)
-            Q = Q.permute(0, 2, 3, 1).reshape(-1, 2 * c)                                    # rows (map, k2)
+            Q = torch.matmul(consts[2], y.transpose(1, 2)).view(-1, 2 * c)   # contract n2: rows (map, k2), cols (re/im, n1)
             parts.append(torch.mm(Q, consts[3]).view(BC, -1))
         return torch.view_as_complex((torch.cat(parts, 1) if len(parts) > 1 else parts[0]).view(BC, -1, 2))
 
