@@ -243,6 +243,10 @@ class RingPlan:
         self.constants[i] = (SYNTHESES[synthesis].constants(st, self.dtype, self.device),
                              ANALYSES[analysis].constants(st, self.dtype, self.device))
 
+    def tensors(self) -> list:
+        "Every tensor the plan holds (index tensors and the strategies' constants): built once, shared by every batch."
+        return [self.feature_index, self.output_index] + [t for cs in self.constants if cs for part in cs for t in part]
+
     def __repr__(self):
         head = (f"RingPlan: {self.n}×{self.n} → {self.n_out}×{self.n_out}, {len(self.steps)} steps, "
                 f"{str(self.dtype).replace('torch.', '')} on {self.device.type}\n"
@@ -305,6 +309,10 @@ class RingEngine:
         if set(self.strategies) - {'synthesis', 'analysis'}:
             raise ValueError(f"`strategies` takes the keys 'synthesis' and 'analysis', got {sorted(self.strategies)}.")
         self.plans = {}
+
+    def tensors(self) -> list:
+        "Every tensor of every plan (`RingPlan.tensors`): the engine's memory that does not grow with the batch."
+        return [t for plan in self.plans.values() for t in plan.tensors()]
 
     def clear(self):
         "Forget every plan (after a change of device or dtype, or of `benchmark`/`strategies`)."
