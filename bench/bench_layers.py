@@ -106,7 +106,7 @@ def run_case(kind, n, base, inc, batch, channels, device, clock, budget_s, max_r
         [forward(fast), forward(loop), floor], device, clock, budget_s, max_repeats)
     (row['fb'], row['fb_loop']), row['repeats_fb'] = min_ms(
         [fwd_bwd(fast), fwd_bwd(loop)], device, clock, budget_s, max_repeats)
-    constants = layer.engine.tensors()               # the plan's matrices and indices: built once, shared by every batch
+    constants = layer.constant_tensors()             # plan matrices, indices, bases: built once, shared by every batch
     row['mem_mib'] = saved_bytes(lambda: fast(Xg), exclude=constants) / 2**20
     row['constants_mib'] = sum(t.numel() * t.element_size() for t in constants) / 2**20
     row['mem_loop_mib'] = saved_bytes(lambda: loop(Xg)) / 2**20
