@@ -40,13 +40,20 @@ def default_data_dir() -> Path:
     "Folder used when neither `data_dir` nor `$SCALE_EQ_NB_DATA` is given: `~/.cache/scale_eq_nb`."
     return Path.home() / '.cache' / 'scale_eq_nb'
 
-def resolve_data_dir(data_dir=None) -> Path:
+def resolve_data_dir(data_dir=None,  # a folder (str or path); None: $SCALE_EQ_NB_DATA, else `default_data_dir()`
+                    ) -> Path:
     "The data folder: `data_dir` if given, else the environment variable `SCALE_EQ_NB_DATA`, else `default_data_dir()`."
+    from_env = data_dir is None and bool(os.environ.get(DATA_ENV_VAR))
     if data_dir is None:
         data_dir = os.environ.get(DATA_ENV_VAR) or default_data_dir()
     if not isinstance(data_dir, (str, os.PathLike)):
         raise TypeError(f"`data_dir` must be a path (str or os.PathLike), got {type(data_dir).__name__}.")
-    return Path(data_dir).expanduser()
+    path = Path(data_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        source = f"the environment variable {DATA_ENV_VAR}" if from_env else "`data_dir` (command line: --data-dir)"
+        raise NotADirectoryError(f"{path} is not a directory: {source} must name the folder that holds the data files, "
+                                 f"such as {path.parent}.")
+    return path
 
 _WHERE_HINT = (f"Point to the folder with `data_dir=...` (command line: --data-dir DIR) or the environment variable "
                f"{DATA_ENV_VAR}=DIR")
