@@ -106,7 +106,7 @@ def _first_existing(folder: Path, stem: str) -> Optional[Path]:
     return next((p for p in (folder / stem, folder / (stem + '.gz')) if p.is_file()), None)
 
 def _mnist_folders(root: Path) -> list:
-    return [root, root / 'MNIST' / 'raw']
+    return [root, root / 'mnist', root / 'MNIST' / 'raw']
 
 def _mnist_present(root: Path, split: str) -> bool:
     "Whether any file of MNIST's `split` exists in one of the searched folders."
@@ -116,11 +116,11 @@ def _mnist_missing_message(root: Path, split: str) -> str:
     img, lab = _MNIST_FILES[split]
     return (f"MNIST {split!r} split not found under {root}. Put these two files there (gzip-compressed '.gz' or not):\n"
             f"  {root / (img + '.gz')}\n  {root / (lab + '.gz')}\n"
-            f"or use torchvision's layout {root / 'MNIST' / 'raw'}/<same names>. {_WHERE_HINT}, "
+            f"or put them in {root / 'mnist'}/ or torchvision's layout {root / 'MNIST' / 'raw'}/. {_WHERE_HINT}, "
             f"or pass download=True (needs network access).")
 
 def find_mnist(data_dir=None, split: str = 'test') -> tuple:
-    "Paths `(images, labels)` of MNIST's `split` ('train' or 'test') in `data_dir`, directly or under `MNIST/raw/`."
+    "Paths `(images, labels)` of MNIST's `split` ('train' or 'test') in `data_dir`, directly, under `mnist/` or under `MNIST/raw/`."
     _check_split(split, _MNIST_FILES)
     root = resolve_data_dir(data_dir)
     img, lab = _MNIST_FILES[split]
