@@ -19,9 +19,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .downscale import resample_spectrum
+from .equivariance import EquivariantModule, check_equivariance
 from .nonlinearity import scaleEqNonlin
 from .pooling import scaleEqNonlinMaxp
 from .spectral_conv import SpectralConv1x1, SpectralConv2dLocalized
+from .validation import int_sequence, positive_int, probability
 
 # %% ../nbs/05_models.ipynb #5fc6c4bf
 ACTIVATIONS = {'relu': F.relu, 'gelu': F.gelu, 'sigmoid': torch.sigmoid, 'tanh': torch.tanh}
@@ -150,8 +152,7 @@ class ScaleHead(nn.Module):
         super().__init__()
         for name, v in dict(channels=channels, num_classes=num_classes, base_res=base_res, keep_size=keep_size,
                             pool_grid=pool_grid, increment=increment, hidden=hidden).items():
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"ScaleHead: `{name}` must be a positive int, got {v!r}.")
+            positive_int(v, name)
         if base_res > keep_size:
             raise ValueError(f"ScaleHead: base_res={base_res} exceeds keep_size={keep_size}; lower base_res.")
         self.base_res, self.keep_size, self.pool_grid, self.increment = base_res, keep_size, pool_grid, increment
@@ -224,15 +225,11 @@ def _plain(v):
 _INT_SETTINGS = ('in_channels', 'num_classes', 'global_modes', 'local_modes', 'base_res', 'increment', 'max_res',
                  'min_res', 'head_base', 'head_increment', 'keep_size', 'pool_grid', 'hidden')
 
-def _check_widths(owner: str, widths) -> list:
-    "`widths` as a list, after checking that it is a non-empty sequence of positive ints."
-    if isinstance(widths, (str, bytes)) or not hasattr(widths, '__len__') or len(widths) == 0 or \
-            not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 for w in widths):
-        raise ValueError(f"{owner}: `widths` must be a non-empty list of positive ints (channels per block), "
-                         f"got {widths!r}.")
-    return list(widths)
+def _check_widths(widths) -> list:
+    "`widths` (channels per block) as a list, after checking that it is a non-empty sequence of positive ints."
+    return list(int_sequence(widths, 'widths', low=1))
 
-class ScaleClassifier(NoTorchScriptMixin, StoredSettingsMixin, ComplexWeightsMixin, nn.Module):
+class ScaleClassifier(EquivariantModule, NoTorchScriptMixin, StoredSettingsMixin, ComplexWeightsMixin, nn.Module):
     "Base class of every classifier here: real images in, per-scale logits `(B, S, K)` out, a plain-dict `config` stored with the weights."
     arch: str = ''
     spectral: bool = True   # blocks exchange full spectra (True) or real maps (False)
@@ -246,10 +243,10 @@ class ScaleClassifier(NoTorchScriptMixin, StoredSettingsMixin, ComplexWeightsMix
     def _record(self, in_channels: int, min_size: int, max_size: int, **config):
         name = type(self).__name__
         for k, v in dict(in_channels=in_channels, **config).items():
-            if k in _INT_SETTINGS and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-                raise ValueError(f"{name}: `{k}` must be a positive int, got {v!r}.")
-        if not 0 <= config.get('dropout', 0) < 1:
-            raise ValueError(f"{name}: `dropout` must lie in [0, 1), got {config['dropout']!r}.")
+            if k in _INT_SETTINGS:
+                positive_int(v, k)
+        if probability(config.get('dropout', 0), 'dropout') == 1:
+            raise ValueError(f"{name}: `dropout` must lie in [0, 1), got 1, which would drop every feature.")
         if min_size > max_size:
             raise ValueError(f"{type(self).__name__}: the smallest input size {min_size} exceeds max_res={max_size}.")
         self.in_channels, self.min_size, self.max_size = in_channels, min_size, max_size
@@ -303,6 +300,30 @@ class ScaleClassifier(NoTorchScriptMixin, StoredSettingsMixin, ComplexWeightsMix
     def exact_sizes(self, n: int) -> list:
         "Input sizes $M\\le n$ at which the feature extractor is exactly equivariant with respect to size `n` (none for the baselines)."
         return []
+
+    def out_size(self, m: int) -> int:
+        "Size of the last block's maps for an input of size `m`."
+        return self.feature_sizes(m)[-1]
+
+    def check_equivariance(self,
+                           x: torch.Tensor,  # real images (B, C, N, N) in the model's dtype
+                           sizes=None,  # input sizes M to check; None: every size the model claims, `exact_sizes(N)`
+                           tolerance: Optional[float] = None,  # largest error that passes; None: 1e-12 (float64), 1e-5 (float32)
+                          ):
+        "Check the scale equivariance of the feature extractor (the last block's maps) on `x`, in eval mode; returns an `EquivarianceCheck`."
+        n = self.check_input(x)
+        if sizes is None:
+            sizes = self.exact_sizes(n)
+            if not sizes:
+                raise ValueError(f"{type(self).__name__} claims no exact sizes (it is a baseline); pass `sizes` to measure "
+                                 "its error at chosen sizes.")
+        was_training = self.training
+        self.eval()
+        try:
+            return check_equivariance(lambda t: self.feature_maps(t)[-1], x, sizes, out_size=self.out_size,
+                                      tolerance=tolerance)
+        finally:
+            self.train(was_training)
 
     def feature_maps(self, x: torch.Tensor,  # real images (B, C, N, N)
                     ) -> list:
@@ -376,7 +397,7 @@ class FourierScaleNet(ScaleClassifier):
                  head_increment: int = 1, keep_size: int = 28, pool_grid: int = 2, hidden: int = 128,
                  dropout: float = 0.5, device=None, dtype=None):
         super().__init__()
-        widths = _check_widths('FourierScaleNet', widths)
+        widths = _check_widths(widths)
         self._record(in_channels, max(base_res, head_base), max_res, num_classes=num_classes, widths=widths,
                      global_modes=global_modes, local_modes=local_modes, activation_name=activation_name,
                      base_res=base_res, increment=increment, normalization=normalization, max_res=max_res,
@@ -433,7 +454,7 @@ class FourierSTLNet(ScaleClassifier):
                  normalization: Optional[str] = 'instance', max_res: int = 97, head_base: int = 10, head_increment: int = 2,
                  keep_size: int = 25, pool_grid: int = 2, hidden: int = 128, dropout: float = 0.5, device=None, dtype=None):
         super().__init__()
-        widths = _check_widths('FourierSTLNet', widths)
+        widths = _check_widths(widths)
         stages = [dict(s) for s in (stages if stages is not None else _STL_STAGES)]
         if len(widths) != len(stages) + 1:
             raise ValueError(f"FourierSTLNet needs one width for the projector and one per stage "
@@ -512,7 +533,7 @@ class FourierCNN(ScaleClassifier):
                  head_increment: int = 1, keep_size: int = 28, pool_grid: int = 2, hidden: int = 128,
                  dropout: float = 0.5, device=None, dtype=None):
         super().__init__()
-        self.widths = _check_widths('FourierCNN', widths)
+        self.widths = _check_widths(widths)
         self.pools = [bool(p) for p in pools] if pools is not None else [False] * len(self.widths)
         if len(self.pools) != len(self.widths):
             raise ValueError(f"`pools` needs one flag per block ({len(self.widths)}), got {len(self.pools)}.")
@@ -555,7 +576,7 @@ class CNN(ScaleClassifier):
                  max_res: int = 28, head_base: int = 8, head_increment: int = 1, keep_size: int = 28,
                  pool_grid: int = 2, hidden: int = 128, dropout: float = 0.5, device=None, dtype=None):
         super().__init__()
-        self.widths = _check_widths('CNN', widths)
+        self.widths = _check_widths(widths)
         self.pools = [bool(p) for p in pools] if pools is not None else [False] * len(self.widths)
         if len(self.pools) != len(self.widths):
             raise ValueError(f"`pools` needs one flag per block ({len(self.widths)}), got {len(self.pools)}.")

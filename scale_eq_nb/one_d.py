@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from .downscale import band_edge, crop_spectrum, ideal_downscale1d, pad_spectrum, upscale_spectrum
 from .models import ComplexWeightsMixin, NoTorchScriptMixin, StoredSettingsMixin
 from .spectral_conv import dirichlet_matrix
+from .validation import one_of, positive_int
 
 # %% ../nbs/09_one_d.ipynb #87aaee70
 def _check_spectrum1d(X, channels: Optional[int], layer: str) -> None:
@@ -37,8 +38,7 @@ def _check_complex_dtype(dtype, layer: str) -> None:
 
 def _check_channels(**channels) -> None:
     for name, c in channels.items():
-        if not isinstance(c, int) or isinstance(c, bool) or c < 1:
-            raise ValueError(f"`{name}` must be a positive int, got {c!r}.")
+        positive_int(c, name)
 
 # %% ../nbs/09_one_d.ipynb #3d5ecf31
 class SpectralConv1dLocalized(nn.Module):
@@ -99,13 +99,10 @@ class ScaleEqNonlin1d(nn.Module):
         super().__init__()
         if not callable(non_lin):
             raise TypeError(f"`non_lin` must be a callable such as torch.sigmoid or nn.GELU(), got {type(non_lin).__name__}.")
-        for name, v in (('base_res', base_res), ('increment', increment)):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"`{name}` must be a positive int, got {v!r}.")
-        if max_res is not None and (not isinstance(max_res, int) or max_res < base_res):
+        positive_int(base_res, 'base_res'), positive_int(increment, 'increment')
+        if max_res is not None and positive_int(max_res, 'max_res') < base_res:
             raise ValueError(f"`max_res` must be an int >= base_res={base_res}, got {max_res!r}.")
-        if normalization not in (None, 'instance'):
-            raise ValueError(f"`normalization` must be None or 'instance', got {normalization!r}.")
+        one_of(normalization, 'normalization', (None, 'instance'))
         if normalization == 'instance' and (channels is None or max_res is None):
             raise ValueError("normalization='instance' keeps one InstanceNorm1d per length: pass `channels` and `max_res`.")
         if channels is not None:

@@ -14,8 +14,10 @@ import torch.nn.functional as F
 
 from .models import (ComplexWeightsMixin, NoTorchScriptMixin, StoredSettingsMixin, activation,
                                 complex_dtype, real_dtype)
+from .equivariance import EquivariantModule
 from .nonlinearity import scaleEqNonlin
 from .spectral_conv import SpectralConv1x1, SpectralConv2dLocalized
+from .validation import int_sequence, positive_int
 
 # %% ../nbs/10_segmentation.ipynb #f373cc14
 def _check_image_batch(owner: nn.Module, x, in_channels: int, dtype: torch.dtype, sizes: tuple) -> int:
@@ -39,7 +41,7 @@ def _check_image_batch(owner: nn.Module, x, in_channels: int, dtype: torch.dtype
     return n
 
 # %% ../nbs/10_segmentation.ipynb #c91a98d7
-class ScaleEqSegmenter(NoTorchScriptMixin, StoredSettingsMixin, ComplexWeightsMixin, nn.Module):
+class ScaleEqSegmenter(EquivariantModule, NoTorchScriptMixin, StoredSettingsMixin, ComplexWeightsMixin, nn.Module):
     "Scale-equivariant segmenter: [localized spectral conv + 1×1 complex conv → scale-equivariant non-linearity] blocks, then a 1×1 complex head to one real logit map."
     def __init__(self,
                  in_channels: int = 1,  # channels of the input images
@@ -57,9 +59,7 @@ class ScaleEqSegmenter(NoTorchScriptMixin, StoredSettingsMixin, ComplexWeightsMi
         self.settings = dict(in_channels=in_channels, widths=list(widths), global_modes=global_modes,
                              local_modes=local_modes, activation_name=activation_name, base_res=base_res,
                              normalization=normalization, max_res=max_res)
-        widths = list(widths)
-        if not widths or not all(isinstance(w, int) and w >= 1 for w in widths):
-            raise ValueError(f"ScaleEqSegmenter: `widths` must be a non-empty list of positive ints, got {widths!r}.")
+        widths = list(int_sequence(widths, 'widths', low=1))
         if not 1 <= base_res <= max_res:
             raise ValueError(f"ScaleEqSegmenter: need 1 <= base_res <= max_res, got base_res={base_res}, max_res={max_res}.")
         self.in_channels, self.widths, self.size_range = in_channels, widths, (base_res, max_res)
@@ -72,6 +72,14 @@ class ScaleEqSegmenter(NoTorchScriptMixin, StoredSettingsMixin, ComplexWeightsMi
                                                    max_res=max_res, device=device, dtype=rdt)
                                      for c in widths)
         self.head = SpectralConv1x1(widths[-1], 1, bias=True, device=device, dtype=cdt)
+
+    def exact_sizes(self, n: int,  # input size N of the reference image
+                   ) -> list:
+        "Input sizes $M\\le n$ at which the logit map is exactly equivariant with respect to size `n` (what `check_equivariance` checks)."
+        exact = set(range(self.size_range[0], n + 1))
+        for nl in self.nonlins:
+            exact &= set(nl.exact_sizes(n))
+        return sorted(exact)
 
     def function_settings(self) -> dict:
         "The constructor settings, stored in the state dict and checked on load."
@@ -114,10 +122,8 @@ class CNNSegmenter(NoTorchScriptMixin, StoredSettingsMixin, ComplexWeightsMixin,
         super().__init__()
         self.settings = dict(in_channels=in_channels, widths=list(widths), kernel_size=kernel_size, min_res=min_res,
                              max_res=max_res)
-        widths = list(widths)
-        if not widths or not all(isinstance(w, int) and w >= 1 for w in widths):
-            raise ValueError(f"CNNSegmenter: `widths` must be a non-empty list of positive ints, got {widths!r}.")
-        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        widths = list(int_sequence(widths, 'widths', low=1))
+        if positive_int(kernel_size, 'kernel_size') % 2 == 0:
             raise ValueError(f"CNNSegmenter: `kernel_size` must be a positive odd int (size-preserving), got {kernel_size!r}.")
         self.in_channels, self.widths, self.size_range = in_channels, widths, (min_res, max_res)
         rdt = real_dtype(dtype)
@@ -168,8 +174,7 @@ def mask_iou(logits: torch.Tensor, masks: torch.Tensor) -> float:
 # %% ../nbs/10_segmentation.ipynb #433acb97
 def fit_segmenter(model: nn.Module, loader, steps: int, lr: float = 1e-2, weight_decay: float = 0.0) -> list:
     "Train `model` with AdamW on `segmentation_loss` for `steps` batches `(images, labels, masks)` of `loader`; returns the per-step losses."
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"`steps` must be a positive int, got {steps!r}.")
+    positive_int(steps, 'steps')
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     model.train()
     losses, epoch = [], 0
