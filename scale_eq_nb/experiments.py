@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['logger', 'PRESETS', 'RECORD_FIELDS', 'TEST_FIELDS', 'RECORD_SCHEMA_VERSION', 'TIMING_KEYS', 'PAPER_DATA_EFFICIENCY',
-           'MODEL_LABELS', 'Preset', 'SweepData', 'sweep_images', 'sweep_data', 'training_split',
+           'MODEL_LABELS', 'Preset', 'SweepData', 'mnist_test_present', 'sweep_images', 'sweep_data', 'training_split',
            'predictions_at_sizes', 'evaluate_at_all_sizes', 'RunSpec', 'plan_runs', 'run_config', 'validate_record',
            'comparable', 'record_differences', 'TimeBudgetExceeded', 'json_ready', 'write_json', 'device_name',
            'library_versions', 'run_one', 'cached_sweep_data', 'execute_run', 'init_worker', 'run_sweep',
@@ -12,7 +12,7 @@ __all__ = ['logger', 'PRESETS', 'RECORD_FIELDS', 'TEST_FIELDS', 'RECORD_SCHEMA_V
            'paired_markdown', 'plot_accuracy_vs_train_size', 'plot_accuracy_per_input_size', 'write_summary',
            'build_parser', 'run_state', 'main']
 
-# %% ../nbs/11_experiments.ipynb #226a80b3
+# %% ../nbs/11_experiments.ipynb #ff57006c
 import argparse
 import dataclasses
 import importlib
@@ -31,15 +31,16 @@ import numpy as np
 import torch
 
 import scale_eq_nb
-from .data import (MNIST_SCALE_MEAN, MNIST_SCALE_STD, CircularShift, DataSplits, ScaleDataset, assign_sizes,
-                              build_scale_dataset, load_mnist_splits, render_shapes, stratified_split)
+from .data import (MNIST_SCALE_MEAN, MNIST_SCALE_STD, CircularShift, DataNotFoundError, DataSplits,
+                              ScaleDataset, assign_sizes, build_scale_dataset, find_mnist, load_mnist_splits,
+                              render_shapes, resolve_data_dir, stratified_split)
 from .downscale import ideal_downscale
 from .models import build_model
 from .train import MODEL_NAMES, TrainConfig, load_checkpoint, predict, resolve_device, train
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/11_experiments.ipynb #ea164f07
+# %% ../nbs/11_experiments.ipynb #6405b532
 @dataclass(frozen=True)
 class Preset:
     "A named recipe: `TrainConfig` settings, the data split and the default grid of a sweep."
@@ -71,7 +72,7 @@ PRESETS = {p.name: p for p in (
            description='a toy for tests (seconds); its numbers mean nothing'),
 )}
 
-# %% ../nbs/11_experiments.ipynb #b7d99c17
+# %% ../nbs/11_experiments.ipynb #d8b91cfc
 @dataclass
 class SweepData:
     "The fixed data of a sweep: the splits (training pool, validation, test) and the test digits at full size."
@@ -82,10 +83,20 @@ class SweepData:
     test_sizes: torch.Tensor    # (n,) the size each test image has in the test split
     info: dict                  # the data spec and what was built (plain data, stored in every record)
 
+def mnist_test_present(folder) -> bool:
+    "Whether MNIST's test split is in `folder` (directly or in torchvision's layout)."
+    try:
+        find_mnist(folder, 'test')
+        return True
+    except DataNotFoundError:
+        return False
+
 def sweep_images(source: str = 'mnist', data_dir=None, count: int = 10000, seed: int = 0) -> tuple:
-    "`(images, labels, value_range, mean, std)` of the pool: real MNIST test digits, or `count` synthetic shapes."
+    "`(images, labels, value_range, mean, std)` of the pool: the real MNIST test digits (in the data folder or its `mnist/`), or `count` synthetic shapes."
     if source == 'mnist':
-        images, labels = load_mnist_splits(data_dir, ('test',))
+        root = resolve_data_dir(data_dir)
+        found = [f for f in (root, root / 'mnist') if mnist_test_present(f)]
+        images, labels = load_mnist_splits(found[0] if found else root, ('test',))
         return images, labels, 255.0, MNIST_SCALE_MEAN, MNIST_SCALE_STD
     if source == 'synthetic':
         labels = torch.arange(count) % 6
@@ -93,7 +104,7 @@ def sweep_images(source: str = 'mnist', data_dir=None, count: int = 10000, seed:
         return render_shapes(labels, seed)[0], labels, 1.0, 0.0, 1.0
     raise ValueError(f"Unknown data source {source!r}; use 'mnist' (the real digits) or 'synthetic'.")
 
-# %% ../nbs/11_experiments.ipynb #fa6c18c6
+# %% ../nbs/11_experiments.ipynb #6c04aa17
 def sweep_data(source: str = 'mnist', data_dir=None, pool_size: int = 5000, val_size: int = 1000,
                test_size: int = 4000, sizes: Sequence[int] = range(8, 29), data_seed: int = 0) -> SweepData:
     "Split the pool once (stratified, seeded by `data_seed`) into training pool / validation / test, one size per image."
@@ -121,7 +132,7 @@ def sweep_data(source: str = 'mnist', data_dir=None, pool_size: int = 5000, val_
     return SweepData(splits, parts[0], (full - mean) / std, torch.cat([test.labels[s] for s in test.sizes]),
                      torch.cat([torch.full((len(test.labels[s]),), s) for s in test.sizes]), info)
 
-# %% ../nbs/11_experiments.ipynb #3c6777c5
+# %% ../nbs/11_experiments.ipynb #a1fcdb24
 def training_split(data: SweepData, train_size: int, augment: bool = False, seed: int = 0) -> DataSplits:
     "The splits of one run: the first `train_size` images of the training pool (nested), the common validation and test sets."
     pool = data.splits.train
@@ -140,7 +151,7 @@ def training_split(data: SweepData, train_size: int, augment: bool = False, seed
                              batch_transform=CircularShift(seed=seed) if augment else None)
     return DataSplits(train_set, data.splits.val, data.splits.test)
 
-# %% ../nbs/11_experiments.ipynb #38c6c5c1
+# %% ../nbs/11_experiments.ipynb #d38e9d4c
 @torch.no_grad()
 def predictions_at_sizes(model, images: torch.Tensor, sizes: Sequence[int], batch_size: int = 500) -> torch.Tensor:
     "Predicted classes `(len(sizes), n)` of `images` (n, C, N, N) ideally downscaled to each of `sizes`."
@@ -162,7 +173,7 @@ def evaluate_at_all_sizes(model, data: SweepData, batch_size: int = 500) -> dict
                 agreement_with_top={s: (p == preds[-1]).double().mean().item() for s, p in zip(sizes, preds)},
                 images=len(row), sizes=list(sizes))
 
-# %% ../nbs/11_experiments.ipynb #3b2ae7c5
+# %% ../nbs/11_experiments.ipynb #c134a2ea
 @dataclass(frozen=True)
 class RunSpec:
     "One cell of the grid."
@@ -186,7 +197,7 @@ def plan_runs(models: Sequence[str] = MODEL_NAMES, train_sizes: Sequence[int] = 
         raise ValueError(f"Unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}.")
     return [RunSpec(m, int(n), k) for n, count in zip(train_sizes, seeds) for m in models for k in range(int(count))]
 
-# %% ../nbs/11_experiments.ipynb #4ed334a8
+# %% ../nbs/11_experiments.ipynb #6bfa3caf
 def run_config(preset: Preset, spec: RunSpec, source: str = 'mnist', overrides: Optional[dict] = None) -> TrainConfig:
     "The resolved `TrainConfig` of run `spec` under `preset` (plus `overrides`, e.g. `{'consistency_weight': 0}`)."
     settings = {**preset.train, **(overrides or {})}
@@ -199,14 +210,15 @@ def run_config(preset: Preset, spec: RunSpec, source: str = 'mnist', overrides: 
         settings['augment'] = False      # the circular shift is the MNIST protocol's augmentation
     return TrainConfig(**settings).resolved()
 
-# %% ../nbs/11_experiments.ipynb #4e23174d
+# %% ../nbs/11_experiments.ipynb #00b6e3a1
 RECORD_FIELDS = dict(schema=int, run_id=str, model=str, train_size=int, seed=int, preset=str, overrides=dict,
                      train_config=dict, model_config=dict, data=dict, parameters=dict, history=list, test=dict,
-                     wall_seconds=float, evaluation_seconds=float, device=str, versions=dict)
+                     wall_seconds=float, evaluation_seconds=float, train_seconds=float, device=str, deterministic=bool,
+                     versions=dict)
 TEST_FIELDS = dict(accuracy=float, accuracy_all_sizes=float, per_size=dict, scale_consistency=float,
                    agreement_with_top=dict, images=int, sizes=list, equivariance=(dict, type(None)))
 RECORD_SCHEMA_VERSION = 1
-TIMING_KEYS = ('wall_seconds', 'evaluation_seconds', 'seconds', 'device', 'versions')
+TIMING_KEYS = ('wall_seconds', 'evaluation_seconds', 'train_seconds', 'seconds', 'device', 'versions')
 
 def validate_record(record: dict) -> dict:
     "`record` itself if it has every field of `RECORD_FIELDS` / `TEST_FIELDS` with the right type; else a ValueError."
@@ -243,7 +255,7 @@ def record_differences(a: dict, b: dict, rtol: float = 0.0, path: str = '') -> l
         return [] if abs(a - b) <= rtol * max(abs(a), abs(b)) else [path]
     return [] if a == b else [path]
 
-# %% ../nbs/11_experiments.ipynb #d4617739
+# %% ../nbs/11_experiments.ipynb #8c15a042
 class TimeBudgetExceeded(RuntimeError):
     "Raised inside a run when the sweep's deadline has passed; the run's checkpoint stays for a later resume."
 
@@ -276,7 +288,7 @@ def library_versions() -> dict:
     return dict(scale_eq_nb=scale_eq_nb.__version__, torch=torch.__version__, numpy=np.__version__,
                 python=platform.python_version())
 
-# %% ../nbs/11_experiments.ipynb #efb619a4
+# %% ../nbs/11_experiments.ipynb #7f8c803e
 class _RunPrefix(logging.Filter):
     def __init__(self, run_id): super().__init__(); self.run_id = run_id
     def filter(self, record):
@@ -330,12 +342,13 @@ def run_one(spec: RunSpec, preset: Preset, root, data: SweepData, *, overrides: 
                   model_config=metrics['model_config'], data=data.info,
                   parameters=metrics['parameters'], history=metrics['history'], test=test,
                   wall_seconds=sum(h['seconds'] for h in metrics['history']) + evaluation,
-                  evaluation_seconds=evaluation, device=device_name(device), versions=library_versions())
+                  evaluation_seconds=evaluation, train_seconds=metrics['seconds'], device=device_name(device),
+                  deterministic=deterministic, versions=library_versions())
     write_json(path, record)
     return dict(status='finished', run_id=spec.run_id, path=str(path), accuracy=test['accuracy'],
                 scale_consistency=test['scale_consistency'], seconds=record['wall_seconds'], resumed=resume)
 
-# %% ../nbs/11_experiments.ipynb #89495226
+# %% ../nbs/11_experiments.ipynb #a519a7da
 _DATA_CACHE = {}
 
 def cached_sweep_data(spec: dict) -> SweepData:
@@ -361,7 +374,7 @@ def init_worker(threads: Optional[int], level: int) -> None:
         torch.set_num_threads(threads)
     logging.basicConfig(level=level, format='%(message)s', stream=sys.stderr)
 
-# %% ../nbs/11_experiments.ipynb #8312cb22
+# %% ../nbs/11_experiments.ipynb #f06577e5
 def run_sweep(plan: Sequence[RunSpec], preset, root, *, data_spec: Optional[dict] = None, overrides: Optional[dict] = None,
               workers: int = 1, device=None, time_budget: Optional[float] = None, threads: Optional[int] = None,
               deterministic: bool = True) -> list:
@@ -397,11 +410,15 @@ def run_sweep(plan: Sequence[RunSpec], preset, root, *, data_spec: Optional[dict
         level = logging.getLogger('scale_eq_nb').getEffectiveLevel()
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn'),
                                  initializer=worker.init_worker, initargs=(threads, level)) as pool:
-            for future in as_completed([pool.submit(worker.execute_run, *args(r)) for r in plan]):
-                report(future.result())
+            futures = {pool.submit(worker.execute_run, *args(r)): r for r in plan}
+            for future in as_completed(futures):
+                try:
+                    report(future.result())
+                except Exception as err:             # a worker process died (out of memory, killed)
+                    report(dict(status='failed', run_id=futures[future].run_id, error=f'{type(err).__name__}: {err}'))
     return statuses
 
-# %% ../nbs/11_experiments.ipynb #3160bd3a
+# %% ../nbs/11_experiments.ipynb #76f67765
 PAPER_DATA_EFFICIENCY = {                 # the paper's Table "data efficiency": test accuracy, MNIST-scale
     'cnn': {5000: 0.9432, 2500: 0.9389, 1000: 0.8577},
     'fourier-cnn': {5000: 0.9567, 2500: 0.9419, 1000: 0.8910},
@@ -425,7 +442,7 @@ def mean_std(values: Sequence[float]) -> tuple:
     v = np.asarray(values, dtype=np.float64)
     return float(v.mean()), (float(v.std(ddof=1)) if len(v) > 1 else None), len(v)
 
-# %% ../nbs/11_experiments.ipynb #7fa29316
+# %% ../nbs/11_experiments.ipynb #ecd5baa6
 def summarize(records: Sequence[dict]) -> list:
     "One row per (model, training-set size): mean, std and count of accuracy and scale consistency, worst equivariance error."
     groups = {}
@@ -458,7 +475,7 @@ def paired_comparison(records: Sequence[dict], reference: str = 'fourier') -> li
                              mean_difference=mean, std_difference=std, wins=sum(d > 0 for d in diffs), count=count))
     return rows
 
-# %% ../nbs/11_experiments.ipynb #0b6649d9
+# %% ../nbs/11_experiments.ipynb #d3ca8ecd
 def percent(mean: float, std: Optional[float] = None, count: Optional[int] = None) -> str:
     "'98.35 ± 0.12 (3)' in percent; no ± for a single value."
     text = f'{100 * mean:.2f}' + (f' ± {100 * std:.2f}' if std is not None else '')
@@ -486,7 +503,7 @@ def paired_markdown(rows: Sequence[dict]) -> str:
                      f"{r['wins']} of {r['count']} |")
     return '\n'.join(lines)
 
-# %% ../nbs/11_experiments.ipynb #b10f6f3f
+# %% ../nbs/11_experiments.ipynb #ed5e7923
 def plot_accuracy_vs_train_size(records: Sequence[dict], ax=None, paper: Optional[dict] = PAPER_DATA_EFFICIENCY,
                                 title: str = 'Test accuracy against training-set size'):
     "Mean ± std test accuracy per model against the number of training images (dashed: the paper's); returns the figure."
@@ -538,11 +555,16 @@ def write_summary(root) -> dict:
     summary = dict(rows=summarize(records), paired=paired_comparison(records), runs=len(records))
     write_json(root / 'summary.json', summary)
     (root / 'summary.md').write_text(summary_markdown(summary['rows']) + '\n\n' + paired_markdown(summary['paired']) + '\n')
+    try:
+        import matplotlib  # noqa: F401  (the figures need it; the records and tables do not)
+    except ImportError:
+        logger.warning('matplotlib is not installed: %s gets the tables but no figures.', root)
+        return summary
     plot_accuracy_vs_train_size(records).savefig(root / 'accuracy_vs_train_size.png', dpi=110, bbox_inches='tight')
     plot_accuracy_per_input_size(records).savefig(root / 'accuracy_per_input_size.png', dpi=110, bbox_inches='tight')
     return summary
 
-# %% ../nbs/11_experiments.ipynb #152f0e4b
+# %% ../nbs/11_experiments.ipynb #0df33abc
 def _int_list(text: str) -> list:
     try:
         return [int(v) for v in text.split(',')]
@@ -586,7 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--version', action='version', version=f'scale_eq_nb {scale_eq_nb.__version__}')
     return p
 
-# %% ../nbs/11_experiments.ipynb #5698e5c9
+# %% ../nbs/11_experiments.ipynb #b00f1c38
 def run_state(root, spec: RunSpec) -> str:
     "'finished', 'interrupted at epoch e' or 'new'."
     root = Path(root)
@@ -638,6 +660,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"scale-eq-nb sweep: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
-# %% ../nbs/11_experiments.ipynb #af53cbc4
+# %% ../nbs/11_experiments.ipynb #1911a5be
 if __name__ == '__main__' and '__file__' in globals():
     sys.exit(main())
