@@ -11,12 +11,12 @@ __all__ = ['band_edge', 'ring_index', 'resample_spectrum', 'downscale_spectrum',
 import torch
 import torch.nn.functional as F
 
+from .validation import positive_int
+
 # %% ../nbs/00_downscale.ipynb #f6fae527
 def band_edge(n: int) -> int:
     "Highest frequency magnitude $e(n)=\\lfloor (n-1)/2\\rfloor$ that a grid of `n` samples keeps (even `n` drops its Nyquist bin)."
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"A grid size must be a positive int, got {n!r}.")
-    return (n - 1) // 2
+    return (positive_int(n, 'n') - 1) // 2
 
 # %% ../nbs/00_downscale.ipynb #73e5ede7
 def ring_index(n: int, device=None) -> torch.Tensor:
@@ -52,10 +52,13 @@ def _norm_dims(dims, ndim: int) -> tuple:
     return out
 
 def _norm_sizes(size, n: int) -> tuple:
-    sizes = (size,) * n if isinstance(size, int) and not isinstance(size, bool) else tuple(size)
-    if len(sizes) != n or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes):
+    try:
+        sizes = tuple(size)
+    except TypeError:                                   # not a sequence: one size for every dim
+        return (positive_int(size, 'size'),) * n
+    if len(sizes) != n:
         raise ValueError(f"`size` must be a positive int or a sequence of {n} positive ints, got {size!r}.")
-    return sizes
+    return tuple(positive_int(s, f'size[{i}]') for i, s in enumerate(sizes))
 
 def _check_spectrum(X):
     if not isinstance(X, torch.Tensor):
