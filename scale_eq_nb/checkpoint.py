@@ -303,7 +303,8 @@ class RunFolder:
                  cfg: Optional[TrainConfig] = None,   # a training run's resolved settings, written to config.json
                  state: Optional[dict] = None,        # the checkpoint a resumed run continues (keeps its run id)
                 ):
-        self.path, self.command, self._fd = check_output_dir(path), command, None
+        self._fd = None
+        self.path, self.command = check_output_dir(path), command
         self._lock()
         self.run_id = (state or {}).get('run_id') or uuid.uuid4().hex[:12]
         if cfg is not None:
@@ -390,8 +391,8 @@ class RunFolder:
     def __exit__(self, *exc):
         self.close()
 
-    def __del__(self):
-        self._release_fd()
+    def __del__(self):                            # dropped without close(), e.g. interrupted before its `try`
+        self.close()
 
 # %% ../nbs/15_checkpoint.ipynb #c39cef3c
 def write_history_csv(history: list,  # the per-epoch rows of a run (dicts; `val_per_size` becomes one column per size)
