@@ -22,6 +22,7 @@ import shutil
 import socket
 import tempfile
 import uuid
+import warnings
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -150,7 +151,10 @@ def _unreadable(path: Path, err: Exception) -> CheckpointError:
         return CheckpointError(f"{path} was refused: it contains {what}, which the safe loader does not run. A "
                                "checkpoint of scale_eq_nb holds only tensors and plain data, so this file was not "
                                "written by it or was altered; do not load it, and use a checkpoint from a trusted run.")
-    reason = re.split(r'(?<=[.:]) ', text, maxsplit=1)[0][:100] or type(err).__name__
+    with open(path, 'rb') as f:
+        zipped = f.read(2) == b'PK'
+    reason = (re.split(r'(?<=\.) ', text, maxsplit=1)[0].rstrip('.')[:100] if zipped and text else
+              'not a PyTorch zip archive' if not zipped else type(err).__name__)
     return CheckpointError(f"{path} is truncated or corrupt ({size:,} bytes; {reason}); use best.pt of the same "
                            "folder or a copy of the file, or train again.")
 
@@ -191,9 +195,11 @@ def load_checkpoint(path,                # a checkpoint file, or a run folder ho
     with open(path, 'rb') as f:
         is_zip_start = f.read(2) == b'PK'
     if is_zip_start and not zipfile.is_zipfile(path):
-        raise _unreadable(path, ValueError('the zip archive has no directory: the end of the file is missing.'))
+        raise _unreadable(path, ValueError('the end of the file is missing (the zip archive has no directory).'))
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():                   # torch's notes on foreign pickles; the errors below say it all
+            warnings.simplefilter('ignore')
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
         raise _unreadable(path, err) from None
     if not isinstance(state, dict) or 'train_config' not in state:
@@ -212,7 +218,7 @@ def load_checkpoint(path,                # a checkpoint file, or a run folder ho
         raise CheckpointError(f"{path} lacks {', '.join(missing)}; it was written by another program or edited. "
                               "Use the checkpoint the run wrote itself.")
     if 'digest' in state and state['digest'] != state_digest(state):
-        raise _unreadable(path, ValueError('its content does not match its digest: bytes changed on disk or in transfer.'))
+        raise _unreadable(path, ValueError('its content does not match its digest: bytes changed on disk or in transfer'))
     try:
         TrainConfig.from_dict(state['train_config']).resolved()
     except (TypeError, ValueError) as err:
