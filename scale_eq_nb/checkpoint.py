@@ -167,11 +167,19 @@ def _check_model_fits(path: Path, state: dict) -> None:
                               "written by another version or edited.") from None
     weights = state['model']
     missing, unexpected = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
-    wrong = [k for k in expected if k in weights and tuple(weights[k].shape) != tuple(expected[k].shape)]
+    def differs(saved, built):                 # tensors by shape; stored layer settings (extra state) by value
+        if isinstance(built, torch.Tensor):
+            return not isinstance(saved, torch.Tensor) or tuple(saved.shape) != tuple(built.shape)
+        return saved != built
+    wrong = [k for k in expected if k in weights and differs(weights[k], expected[k])]
     if missing or unexpected or wrong:
-        example = (f"'{wrong[0]}' has shape {tuple(weights[wrong[0]].shape)} where the configuration needs "
-                   f"{tuple(expected[wrong[0]].shape)}" if wrong else
-                   f"'{(missing or unexpected)[0]}' is {'missing' if missing else 'not part of the model'}")
+        if wrong and isinstance(expected[wrong[0]], torch.Tensor):
+            example = (f"'{wrong[0]}' has shape {tuple(getattr(weights[wrong[0]], 'shape', ()))} where the "
+                       f"configuration needs {tuple(expected[wrong[0]].shape)}")
+        elif wrong:
+            example = f"the layer settings stored in '{wrong[0]}' differ from those the configuration builds"
+        else:
+            example = f"'{(missing or unexpected)[0]}' is {'missing' if missing else 'not part of the model'}"
         raise CheckpointError(f"{path} holds weights of another model or configuration than its settings describe "
                               f"({state['model_config'].get('arch')!r}, widths {state['model_config'].get('widths')}): "
                               f"{example}; {len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} "
@@ -203,8 +211,9 @@ def load_checkpoint(path,                # a checkpoint file, or a run folder ho
     except Exception as err:
         raise _unreadable(path, err) from None
     if not isinstance(state, dict) or 'train_config' not in state:
-        tensors = isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values())
-        what = (f"a bare state_dict of {len(state)} tensors" if tensors else
+        tensors = isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) or str(k).endswith('_extra_state')
+                                                           for k, v in state.items())
+        what = (f"a bare state_dict of {len(state)} entries" if tensors else
                 f"a dictionary with keys {sorted(map(str, state))[:6]}" if isinstance(state, dict) else
                 f"a {type(state).__name__}")
         raise CheckpointError(f"{path} is not a checkpoint of scale_eq_nb: it holds {what}, without the run's settings. "
