@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['device_arg', 'flag_of', 'as_flags', 'add_config_flags', 'build_parser', 'check_data_dir', 'main']
 
-# %% ../nbs/16_cli.ipynb #73c4682a
+# %% ../nbs/16_cli.ipynb #91fe6b7d
 import argparse
 import logging
 import os
@@ -25,7 +25,7 @@ from .data import DATA_ENV_VAR, DATASET_NAMES, DataNotFoundError, resolve_data_d
 from .metrics import format_summary
 from .train import evaluate, train
 
-# %% ../nbs/16_cli.ipynb #db67b9a5
+# %% ../nbs/16_cli.ipynb #7542e754
 def _int_list_arg(text: str) -> list:
     "'8-28' or '8,12,28' to a list of ints."
     try:
@@ -85,7 +85,7 @@ def as_flags(message: str,  # an error message of the library, which names param
             message = re.sub(rf'(?<![\w-]){f.name}\b', flag, message)
     return message
 
-# %% ../nbs/16_cli.ipynb #c96dc199
+# %% ../nbs/16_cli.ipynb #4f4e0c96
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument('--traceback', action='store_true', default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
-# %% ../nbs/16_cli.ipynb #1481b146
+# %% ../nbs/16_cli.ipynb #e4f39173
 def check_data_dir(data_dir: Optional[str],  # the --data-dir given, or None for $SCALE_EQ_NB_DATA / the default
                   ) -> None:
     "ValueError naming the flag (or variable) when the data folder in use exists but is a file."
