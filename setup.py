@@ -26,11 +26,12 @@ setuptools.setup(
     url=cfg['git_url'],
     license=licenses[cfg['license']][0],
     classifiers=[
-        'Development Status :: ' + statuses[int(cfg['status'])],
+        'Development Status :: ' + statuses[int(cfg['status']) - 1],
         'Intended Audience :: ' + cfg['audience'].title(),
         'License :: ' + licenses[cfg['license']][1],
         'Natural Language :: ' + cfg['language'].title(),
         'Programming Language :: Python :: 3',
+        'Programming Language :: Python :: 3 :: Only',
     ],
     keywords=cfg['keywords'],
     packages=setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name'] + '.*']),

@@ -8,7 +8,8 @@ __all__ = ['DATA_ENV_VAR', 'MNIST_SCALE_MEAN', 'MNIST_SCALE_STD', 'STL10_SCALE_M
            'load_mnist', 'load_mnist_splits', 'stratified_split', 'assign_sizes', 'ScaleDataset',
            'SizeGroupedBatchSampler', 'collate', 'ScaleLoader', 'make_loader', 'build_scale_dataset', 'DataSplits',
            'mnist_scale', 'fourier_shift', 'CircularShift', 'mnist_scale_sesn', 'read_stl10', 'load_stl10',
-           'stl10_scale', 'render_shapes', 'make_synthetic_scale_dataset', 'synthetic_scale', 'get_dataset']
+           'stl10_scale', 'render_shapes', 'make_synthetic_scale_dataset', 'synthetic_scale', 'synthetic_stl10',
+           'get_dataset']
 
 # %% ../nbs/06_data.ipynb #3071388f
 import bisect
@@ -98,7 +99,7 @@ def _first_existing(folder: Path, stem: str) -> Optional[Path]:
     return next((p for p in (folder / stem, folder / (stem + '.gz')) if p.is_file()), None)
 
 def _mnist_folders(root: Path) -> list:
-    return [root, root / 'MNIST' / 'raw']
+    return [root, root / 'mnist', root / 'MNIST' / 'raw']
 
 def _mnist_present(root: Path, split: str) -> bool:
     "Whether any file of MNIST's `split` exists in one of the searched folders."
@@ -108,11 +109,11 @@ def _mnist_missing_message(root: Path, split: str) -> str:
     img, lab = _MNIST_FILES[split]
     return (f"MNIST {split!r} split not found under {root}. Put these two files there (gzip-compressed '.gz' or not):\n"
             f"  {root / (img + '.gz')}\n  {root / (lab + '.gz')}\n"
-            f"or use torchvision's layout {root / 'MNIST' / 'raw'}/<same names>. {_WHERE_HINT}, "
+            f"or put them in {root / 'mnist'}/ or torchvision's layout {root / 'MNIST' / 'raw'}/. {_WHERE_HINT}, "
             f"or pass download=True (needs network access).")
 
 def find_mnist(data_dir=None, split: str = 'test') -> tuple:
-    "Paths `(images, labels)` of MNIST's `split` ('train' or 'test') in `data_dir`, directly or under `MNIST/raw/`."
+    "Paths `(images, labels)` of MNIST's `split` ('train' or 'test') in `data_dir`, directly, under `mnist/` or under `MNIST/raw/`."
     _check_split(split, _MNIST_FILES)
     root = resolve_data_dir(data_dir)
     img, lab = _MNIST_FILES[split]
@@ -684,8 +685,31 @@ def synthetic_scale(split_sizes: tuple = (4000, 1000, 1000), sizes: Sequence[int
                                                      name=f'synthetic/{split}')
                         for k, (split, c) in enumerate(zip(('train', 'val', 'test'), counts))])
 
+# %% ../nbs/06_data.ipynb #8523522d
+_WARM_COLOURS = ((230, 60, 40), (240, 170, 30), (220, 50, 160))        # red, orange, magenta (RGB, 0..255)
+_COOL_COLOURS = ((40, 110, 230), (40, 200, 200), (70, 200, 70))         # blue, cyan, green
+
+def synthetic_stl10(n: int,  # number of images (classes balanced to ±1)
+                    seed: int = 0,  # everything (labels, shapes, colours, noise) is a function of the seed
+                   ) -> tuple:
+    "A seeded STL-10 look-alike: `(images uint8 (n, 3, 96, 96), labels int64 0..9)`, the shapes and types of `load_stl10`."
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"`n` must be a positive int, got {n!r}.")
+    _check_seed(seed)
+    g = torch.Generator().manual_seed(_mix_seed(seed, 60))
+    labels = (torch.arange(n) % 10)[torch.randperm(n, generator=g)]
+    shade, _ = render_shapes(labels % 5, _mix_seed(seed, 61), size=_STL_SHAPE[-1], oversample=2, noise=0.0)
+    alpha = (shade[:, 0] / shade[:, 0].amax((1, 2), keepdim=True)).clamp(0, 1)[:, None]   # (n, 1, 96, 96)
+    palette = torch.tensor(_WARM_COLOURS + _COOL_COLOURS, dtype=torch.float64)
+    family = torch.randint(3, (n,), generator=g) + 3 * (labels >= 5)
+    fg = palette[family] + 20 * torch.randn(n, 3, generator=g, dtype=torch.float64)
+    bg = 30 + 60 * torch.rand(n, 3, generator=g, dtype=torch.float64)
+    img = bg[:, :, None, None] + alpha * (fg - bg)[:, :, None, None]
+    img = img + 3 * torch.randn(img.shape, generator=g, dtype=torch.float64)
+    return img.round().clamp(0, 255).to(torch.uint8), labels
+
 # %% ../nbs/06_data.ipynb #20510217
-DATASET_NAMES = ('synthetic', 'mnist-scale', 'mnist-scale-sesn', 'stl10-scale')
+DATASET_NAMES = ('synthetic', 'mnist-scale', 'mnist-scale-sesn', 'stl10-scale', 'synthetic-stl10-scale')
 
 def _resolve_counts(n: int, defaults: tuple, train_size, val_size, test_size, what: str) -> tuple:
     counts = tuple(d if c is None else int(c) for c, d in zip((train_size, val_size, test_size), defaults))
@@ -700,15 +724,26 @@ def _resolve_counts(n: int, defaults: tuple, train_size, val_size, test_size, wh
 def get_dataset(name: str, data_dir=None, train_size: Optional[int] = None, seed: int = 0, *,
                 val_size: Optional[int] = None, test_size: Optional[int] = None, sizes: Optional[Sequence[int]] = None,
                 splits: Optional[Sequence[str]] = None, augment: bool = False, download: bool = False,
-                num_classes: int = 6, dtype=torch.float32, progress: Optional[bool] = None) -> DataSplits:
+                num_classes: Optional[int] = None, dtype=torch.float32, progress: Optional[bool] = None) -> DataSplits:
     "Train / val / test `ScaleDataset`s of `name` (one of `DATASET_NAMES`); files are looked up in `data_dir`."
     if name not in DATASET_NAMES:
         raise ValueError(f"Unknown data set {name!r}; valid names are {', '.join(DATASET_NAMES)}.")
     if augment and name != 'mnist-scale':
         raise ValueError(f"augment=True is implemented for 'mnist-scale' only (the paper's circular shift), not {name!r}.")
+    if num_classes is not None and name != 'synthetic' and num_classes != 10:
+        raise ValueError(f"{name!r} has 10 classes; `num_classes` chooses the classes of 'synthetic' only, got {num_classes}.")
     if name == 'synthetic':
         counts = _resolve_counts(-1, (4000, 1000, 1000), train_size, val_size, test_size, 'synthetic')
-        return synthetic_scale(counts, range(8, 29) if sizes is None else sizes, seed, num_classes, dtype)
+        return synthetic_scale(counts, range(8, 29) if sizes is None else sizes, seed, num_classes or 6, dtype)
+    if name == 'synthetic-stl10-scale':
+        _check_seed(seed)
+        counts = _resolve_counts(-1, (700, 100, 500), train_size, val_size, test_size, 'synthetic-stl10-scale')
+        images, labels = synthetic_stl10(sum(counts), _mix_seed(seed, 62))
+        out = stl10_scale(images, labels, counts, range(49, 98) if sizes is None else sizes, seed, dtype=dtype,
+                          progress=progress)
+        for split, ds in zip(('train', 'val', 'test'), out):
+            ds.name = f'{name}/{split}'
+        return out
     if name == 'stl10-scale':
         images, labels = load_stl10(data_dir, splits or ('train', 'test'), download)
         counts = _resolve_counts(len(labels), _split_counts(len(labels), None, 13000, (7000, 1000, 5000), (7 / 13, 1 / 13)),

@@ -12,7 +12,7 @@ __all__ = ['logger', 'PRESETS', 'RECORD_FIELDS', 'TEST_FIELDS', 'RECORD_SCHEMA_V
            'paired_markdown', 'plot_accuracy_vs_train_size', 'plot_accuracy_per_input_size', 'write_summary',
            'build_parser', 'run_state', 'main']
 
-# %% ../nbs/11_experiments.ipynb #ff57006c
+# %% ../nbs/11_experiments.ipynb #10d3ad9c
 import argparse
 import dataclasses
 import importlib
@@ -35,12 +35,15 @@ from .data import (MNIST_SCALE_MEAN, MNIST_SCALE_STD, CircularShift, DataNotFoun
                               ScaleDataset, assign_sizes, build_scale_dataset, find_mnist, load_mnist_splits,
                               render_shapes, resolve_data_dir, stratified_split)
 from .downscale import ideal_downscale
-from .models import build_model
-from .train import MODEL_NAMES, TrainConfig, load_checkpoint, predict, resolve_device, train
+from .checkpoint import CHECKPOINT_NAME, load_checkpoint
+from .config import MODEL_NAMES, TrainConfig
+from .metrics import equivariance_sizes, layer_equivariance, predict
+from .models import build_model, count_parameters
+from .train import model_config_for, reference_model, resolve_device, train
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/11_experiments.ipynb #6405b532
+# %% ../nbs/11_experiments.ipynb #b41388ef
 @dataclass(frozen=True)
 class Preset:
     "A named recipe: `TrainConfig` settings, the data split and the default grid of a sweep."
@@ -72,7 +75,7 @@ PRESETS = {p.name: p for p in (
            description='a toy for tests (seconds); its numbers mean nothing'),
 )}
 
-# %% ../nbs/11_experiments.ipynb #d8b91cfc
+# %% ../nbs/11_experiments.ipynb #59ded3ed
 @dataclass
 class SweepData:
     "The fixed data of a sweep: the splits (training pool, validation, test) and the test digits at full size."
@@ -104,7 +107,7 @@ def sweep_images(source: str = 'mnist', data_dir=None, count: int = 10000, seed:
         return render_shapes(labels, seed)[0], labels, 1.0, 0.0, 1.0
     raise ValueError(f"Unknown data source {source!r}; use 'mnist' (the real digits) or 'synthetic'.")
 
-# %% ../nbs/11_experiments.ipynb #6c04aa17
+# %% ../nbs/11_experiments.ipynb #70bc364e
 def sweep_data(source: str = 'mnist', data_dir=None, pool_size: int = 5000, val_size: int = 1000,
                test_size: int = 4000, sizes: Sequence[int] = range(8, 29), data_seed: int = 0) -> SweepData:
     "Split the pool once (stratified, seeded by `data_seed`) into training pool / validation / test, one size per image."
@@ -132,7 +135,7 @@ def sweep_data(source: str = 'mnist', data_dir=None, pool_size: int = 5000, val_
     return SweepData(splits, parts[0], (full - mean) / std, torch.cat([test.labels[s] for s in test.sizes]),
                      torch.cat([torch.full((len(test.labels[s]),), s) for s in test.sizes]), info)
 
-# %% ../nbs/11_experiments.ipynb #a1fcdb24
+# %% ../nbs/11_experiments.ipynb #4ef3c1fb
 def training_split(data: SweepData, train_size: int, augment: bool = False, seed: int = 0) -> DataSplits:
     "The splits of one run: the first `train_size` images of the training pool (nested), the common validation and test sets."
     pool = data.splits.train
@@ -151,7 +154,7 @@ def training_split(data: SweepData, train_size: int, augment: bool = False, seed
                              batch_transform=CircularShift(seed=seed) if augment else None)
     return DataSplits(train_set, data.splits.val, data.splits.test)
 
-# %% ../nbs/11_experiments.ipynb #d38e9d4c
+# %% ../nbs/11_experiments.ipynb #aed023c1
 @torch.no_grad()
 def predictions_at_sizes(model, images: torch.Tensor, sizes: Sequence[int], batch_size: int = 500) -> torch.Tensor:
     "Predicted classes `(len(sizes), n)` of `images` (n, C, N, N) ideally downscaled to each of `sizes`."
@@ -173,7 +176,7 @@ def evaluate_at_all_sizes(model, data: SweepData, batch_size: int = 500) -> dict
                 agreement_with_top={s: (p == preds[-1]).double().mean().item() for s, p in zip(sizes, preds)},
                 images=len(row), sizes=list(sizes))
 
-# %% ../nbs/11_experiments.ipynb #c134a2ea
+# %% ../nbs/11_experiments.ipynb #c44f6b46
 @dataclass(frozen=True)
 class RunSpec:
     "One cell of the grid."
@@ -197,7 +200,7 @@ def plan_runs(models: Sequence[str] = MODEL_NAMES, train_sizes: Sequence[int] = 
         raise ValueError(f"Unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}.")
     return [RunSpec(m, int(n), k) for n, count in zip(train_sizes, seeds) for m in models for k in range(int(count))]
 
-# %% ../nbs/11_experiments.ipynb #6bfa3caf
+# %% ../nbs/11_experiments.ipynb #b77533b6
 def run_config(preset: Preset, spec: RunSpec, source: str = 'mnist', overrides: Optional[dict] = None) -> TrainConfig:
     "The resolved `TrainConfig` of run `spec` under `preset` (plus `overrides`, e.g. `{'consistency_weight': 0}`)."
     settings = {**preset.train, **(overrides or {})}
@@ -210,7 +213,7 @@ def run_config(preset: Preset, spec: RunSpec, source: str = 'mnist', overrides: 
         settings['augment'] = False      # the circular shift is the MNIST protocol's augmentation
     return TrainConfig(**settings).resolved()
 
-# %% ../nbs/11_experiments.ipynb #00b6e3a1
+# %% ../nbs/11_experiments.ipynb #fcdc27ef
 RECORD_FIELDS = dict(schema=int, run_id=str, model=str, train_size=int, seed=int, preset=str, overrides=dict,
                      train_config=dict, model_config=dict, data=dict, parameters=dict, history=list, test=dict,
                      wall_seconds=float, evaluation_seconds=float, train_seconds=float, device=str, deterministic=bool,
@@ -255,7 +258,7 @@ def record_differences(a: dict, b: dict, rtol: float = 0.0, path: str = '') -> l
         return [] if abs(a - b) <= rtol * max(abs(a), abs(b)) else [path]
     return [] if a == b else [path]
 
-# %% ../nbs/11_experiments.ipynb #8c15a042
+# %% ../nbs/11_experiments.ipynb #36ab8cb5
 class TimeBudgetExceeded(RuntimeError):
     "Raised inside a run when the sweep's deadline has passed; the run's checkpoint stays for a later resume."
 
@@ -288,7 +291,7 @@ def library_versions() -> dict:
     return dict(scale_eq_nb=scale_eq_nb.__version__, torch=torch.__version__, numpy=np.__version__,
                 python=platform.python_version())
 
-# %% ../nbs/11_experiments.ipynb #7f8c803e
+# %% ../nbs/11_experiments.ipynb #f7e7b115
 class _RunPrefix(logging.Filter):
     def __init__(self, run_id): super().__init__(); self.run_id = run_id
     def filter(self, record):
@@ -308,7 +311,8 @@ def run_one(spec: RunSpec, preset: Preset, root, data: SweepData, *, overrides: 
             raise ValueError(f"{path} holds a run with other settings; use another folder (--out) for this preset "
                              "or these overrides, or delete that record to redo it.")
         return dict(status='skipped', run_id=spec.run_id, path=str(path))
-    resume = (run_dir / 'checkpoint.pt').exists()
+    checkpoint = run_dir / CHECKPOINT_NAME
+    done = load_checkpoint(checkpoint)['epoch'] if checkpoint.exists() else 0
     if deadline is not None and time.time() >= deadline:
         return dict(status='not started', run_id=spec.run_id)
 
@@ -319,36 +323,41 @@ def run_one(spec: RunSpec, preset: Preset, root, data: SweepData, *, overrides: 
             raise TimeBudgetExceeded(f'{spec.run_id}: time budget spent during epoch {epoch + 1}')
 
     device = resolve_device(device)
+    split = training_split(data, spec.train_size, cfg.augment, spec.seed)
     train_logger = logging.getLogger(train.__module__)
     prefix = _RunPrefix(spec.run_id)
     train_logger.addFilter(prefix)
+    train_seconds = 0.0
     try:
-        metrics = train(cfg, run_dir, resume=resume, device=device, step_hook=hook, progress=False,
-                        data=training_split(data, spec.train_size, cfg.augment, spec.seed), deterministic=deterministic)
+        if done < cfg.epochs:                     # a complete checkpoint without a record needs the evaluation only
+            train_seconds = train(cfg, run_dir, resume=done > 0, device=device, data=split, step_hook=hook,
+                                  progress=False, deterministic=deterministic)['seconds']
     except TimeBudgetExceeded:
-        done = load_checkpoint(run_dir)['epoch'] if (run_dir / 'checkpoint.pt').exists() else 0
-        return dict(status='stopped', run_id=spec.run_id, epoch=done, epochs=cfg.epochs)
+        stopped = load_checkpoint(checkpoint)['epoch'] if checkpoint.exists() else 0
+        return dict(status='stopped', run_id=spec.run_id, epoch=stopped, epochs=cfg.epochs)
     finally:
         train_logger.removeFilter(prefix)
     t0 = time.time()
-    state = load_checkpoint(run_dir, map_location=device)
+    state = load_checkpoint(checkpoint, map_location=device)
     model = build_model(state['model_config'], device=device)
     model.load_state_dict(state['model'])
     test = evaluate_at_all_sizes(model, data)
-    test['equivariance'] = metrics['test']['equivariance']
+    sizes = equivariance_sizes(reference_model(cfg, split), data.info['sizes'])
+    test['equivariance'] = (layer_equivariance(model, data.test_images[:cfg.equivariance_samples], sizes)
+                            if sizes else None)
     evaluation = time.time() - t0
     record = dict(schema=RECORD_SCHEMA_VERSION, run_id=spec.run_id, model=spec.model, train_size=spec.train_size,
                   seed=spec.seed, preset=preset.name, overrides=dict(overrides or {}), train_config=cfg.to_dict(),
-                  model_config=metrics['model_config'], data=data.info,
-                  parameters=metrics['parameters'], history=metrics['history'], test=test,
-                  wall_seconds=sum(h['seconds'] for h in metrics['history']) + evaluation,
-                  evaluation_seconds=evaluation, train_seconds=metrics['seconds'], device=device_name(device),
+                  model_config=state['model_config'], data=data.info, parameters=count_parameters(model),
+                  history=state['history'], test=test,
+                  wall_seconds=sum(h['seconds'] for h in state['history']) + evaluation,
+                  evaluation_seconds=evaluation, train_seconds=train_seconds, device=device_name(device),
                   deterministic=deterministic, versions=library_versions())
     write_json(path, record)
     return dict(status='finished', run_id=spec.run_id, path=str(path), accuracy=test['accuracy'],
-                scale_consistency=test['scale_consistency'], seconds=record['wall_seconds'], resumed=resume)
+                scale_consistency=test['scale_consistency'], seconds=record['wall_seconds'], resumed=done > 0)
 
-# %% ../nbs/11_experiments.ipynb #a519a7da
+# %% ../nbs/11_experiments.ipynb #33ba9253
 _DATA_CACHE = {}
 
 def cached_sweep_data(spec: dict) -> SweepData:
@@ -374,7 +383,7 @@ def init_worker(threads: Optional[int], level: int) -> None:
         torch.set_num_threads(threads)
     logging.basicConfig(level=level, format='%(message)s', stream=sys.stderr)
 
-# %% ../nbs/11_experiments.ipynb #f06577e5
+# %% ../nbs/11_experiments.ipynb #a79b183c
 def run_sweep(plan: Sequence[RunSpec], preset, root, *, data_spec: Optional[dict] = None, overrides: Optional[dict] = None,
               workers: int = 1, device=None, time_budget: Optional[float] = None, threads: Optional[int] = None,
               deterministic: bool = True) -> list:
@@ -418,7 +427,7 @@ def run_sweep(plan: Sequence[RunSpec], preset, root, *, data_spec: Optional[dict
                     report(dict(status='failed', run_id=futures[future].run_id, error=f'{type(err).__name__}: {err}'))
     return statuses
 
-# %% ../nbs/11_experiments.ipynb #76f67765
+# %% ../nbs/11_experiments.ipynb #54344309
 PAPER_DATA_EFFICIENCY = {                 # the paper's Table "data efficiency": test accuracy, MNIST-scale
     'cnn': {5000: 0.9432, 2500: 0.9389, 1000: 0.8577},
     'fourier-cnn': {5000: 0.9567, 2500: 0.9419, 1000: 0.8910},
@@ -442,7 +451,7 @@ def mean_std(values: Sequence[float]) -> tuple:
     v = np.asarray(values, dtype=np.float64)
     return float(v.mean()), (float(v.std(ddof=1)) if len(v) > 1 else None), len(v)
 
-# %% ../nbs/11_experiments.ipynb #ecd5baa6
+# %% ../nbs/11_experiments.ipynb #d882c4af
 def summarize(records: Sequence[dict]) -> list:
     "One row per (model, training-set size): mean, std and count of accuracy and scale consistency, worst equivariance error."
     groups = {}
@@ -475,7 +484,7 @@ def paired_comparison(records: Sequence[dict], reference: str = 'fourier') -> li
                              mean_difference=mean, std_difference=std, wins=sum(d > 0 for d in diffs), count=count))
     return rows
 
-# %% ../nbs/11_experiments.ipynb #d3ca8ecd
+# %% ../nbs/11_experiments.ipynb #031ab3fa
 def percent(mean: float, std: Optional[float] = None, count: Optional[int] = None) -> str:
     "'98.35 ± 0.12 (3)' in percent; no ± for a single value."
     text = f'{100 * mean:.2f}' + (f' ± {100 * std:.2f}' if std is not None else '')
@@ -503,7 +512,7 @@ def paired_markdown(rows: Sequence[dict]) -> str:
                      f"{r['wins']} of {r['count']} |")
     return '\n'.join(lines)
 
-# %% ../nbs/11_experiments.ipynb #ed5e7923
+# %% ../nbs/11_experiments.ipynb #d8fe6e8e
 def plot_accuracy_vs_train_size(records: Sequence[dict], ax=None, paper: Optional[dict] = PAPER_DATA_EFFICIENCY,
                                 title: str = 'Test accuracy against training-set size'):
     "Mean ± std test accuracy per model against the number of training images (dashed: the paper's); returns the figure."
@@ -564,7 +573,7 @@ def write_summary(root) -> dict:
     plot_accuracy_per_input_size(records).savefig(root / 'accuracy_per_input_size.png', dpi=110, bbox_inches='tight')
     return summary
 
-# %% ../nbs/11_experiments.ipynb #0df33abc
+# %% ../nbs/11_experiments.ipynb #b0897d6d
 def _int_list(text: str) -> list:
     try:
         return [int(v) for v in text.split(',')]
@@ -608,13 +617,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--version', action='version', version=f'scale_eq_nb {scale_eq_nb.__version__}')
     return p
 
-# %% ../nbs/11_experiments.ipynb #b00f1c38
+# %% ../nbs/11_experiments.ipynb #1189d8ce
 def run_state(root, spec: RunSpec) -> str:
     "'finished', 'interrupted at epoch e' or 'new'."
     root = Path(root)
     if (root / f'{spec.run_id}.json').exists():
         return 'finished'
-    checkpoint = root / 'runs' / spec.run_id / 'checkpoint.pt'
+    checkpoint = root / 'runs' / spec.run_id / CHECKPOINT_NAME
     return f"interrupted at epoch {load_checkpoint(checkpoint)['epoch']}" if checkpoint.exists() else 'new'
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -660,6 +669,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"scale-eq-nb sweep: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
-# %% ../nbs/11_experiments.ipynb #1911a5be
+# %% ../nbs/11_experiments.ipynb #9d7b5087
 if __name__ == '__main__' and '__file__' in globals():
     sys.exit(main())
