@@ -163,7 +163,8 @@ def _check_model_fits(path: Path, state: dict) -> None:
                               "written by another version or edited.") from None
     weights = state['model']
     missing, unexpected = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
-    wrong = [k for k in expected if k in weights and tuple(weights[k].shape) != tuple(expected[k].shape)]
+    wrong = [k for k, v in expected.items() if k in weights and isinstance(v, torch.Tensor)   # extra states (layer
+             and tuple(getattr(weights[k], 'shape', ())) != tuple(v.shape)]                  # settings) are plain data
     if missing or unexpected or wrong:
         example = (f"'{wrong[0]}' has shape {tuple(weights[wrong[0]].shape)} where the configuration needs "
                    f"{tuple(expected[wrong[0]].shape)}" if wrong else
@@ -197,8 +198,9 @@ def load_checkpoint(path,                # a checkpoint file, or a run folder ho
     except Exception as err:
         raise _unreadable(path, err) from None
     if not isinstance(state, dict) or 'train_config' not in state:
-        tensors = isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values())
-        what = (f"a bare state_dict of {len(state)} tensors" if tensors else
+        tensors = isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) or str(k).endswith('_extra_state')
+                                                            for k, v in state.items())
+        what = (f"a bare state_dict of {len(state)} entries" if tensors else
                 f"a dictionary with keys {sorted(map(str, state))[:6]}" if isinstance(state, dict) else
                 f"a {type(state).__name__}")
         raise CheckpointError(f"{path} is not a checkpoint of scale_eq_nb: it holds {what}, without the run's settings. "
