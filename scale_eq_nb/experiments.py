@@ -7,12 +7,12 @@ __all__ = ['logger', 'PRESETS', 'RECORD_FIELDS', 'TEST_FIELDS', 'RECORD_SCHEMA_V
            'MODEL_LABELS', 'Preset', 'SweepData', 'mnist_test_present', 'sweep_images', 'sweep_data', 'training_split',
            'predictions_at_sizes', 'evaluate_at_all_sizes', 'RunSpec', 'plan_runs', 'run_config', 'validate_record',
            'comparable', 'record_differences', 'TimeBudgetExceeded', 'json_ready', 'write_json', 'device_name',
-           'library_versions', 'run_one', 'cached_sweep_data', 'execute_run', 'init_worker', 'run_sweep',
+           'library_versions', 'run_one', 'reproduce', 'cached_sweep_data', 'execute_run', 'init_worker', 'run_sweep',
            'load_records', 'mean_std', 'summarize', 'paired_comparison', 'percent', 'summary_markdown',
            'paired_markdown', 'plot_accuracy_vs_train_size', 'plot_accuracy_per_input_size', 'write_summary',
            'build_parser', 'run_state', 'main']
 
-# %% ../nbs/11_experiments.ipynb #1281ed53
+# %% ../nbs/11_experiments.ipynb #01ce6431
 import argparse
 import dataclasses
 import importlib
@@ -43,7 +43,7 @@ from .train import model_config_for, reference_model, resolve_device, train
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/11_experiments.ipynb #8ab5cce7
+# %% ../nbs/11_experiments.ipynb #9a9912d0
 @dataclass(frozen=True)
 class Preset:
     "A named recipe: `TrainConfig` settings, the data split and the default grid of a sweep."
@@ -75,7 +75,7 @@ PRESETS = {p.name: p for p in (
            description='a toy for tests (seconds); its numbers mean nothing'),
 )}
 
-# %% ../nbs/11_experiments.ipynb #bcc77d34
+# %% ../nbs/11_experiments.ipynb #5ab80997
 @dataclass
 class SweepData:
     "The fixed data of a sweep: the splits (training pool, validation, test) and the test digits at full size."
@@ -107,7 +107,7 @@ def sweep_images(source: str = 'mnist', data_dir=None, count: int = 10000, seed:
         return render_shapes(labels, seed)[0], labels, 1.0, 0.0, 1.0
     raise ValueError(f"Unknown data source {source!r}; use 'mnist' (the real digits) or 'synthetic'.")
 
-# %% ../nbs/11_experiments.ipynb #7a543c34
+# %% ../nbs/11_experiments.ipynb #563ed0ee
 def sweep_data(source: str = 'mnist', data_dir=None, pool_size: int = 5000, val_size: int = 1000,
                test_size: int = 4000, sizes: Sequence[int] = range(8, 29), data_seed: int = 0) -> SweepData:
     "Split the pool once (stratified, seeded by `data_seed`) into training pool / validation / test, one size per image."
@@ -135,7 +135,7 @@ def sweep_data(source: str = 'mnist', data_dir=None, pool_size: int = 5000, val_
     return SweepData(splits, parts[0], (full - mean) / std, torch.cat([test.labels[s] for s in test.sizes]),
                      torch.cat([torch.full((len(test.labels[s]),), s) for s in test.sizes]), info)
 
-# %% ../nbs/11_experiments.ipynb #7e52c0be
+# %% ../nbs/11_experiments.ipynb #ed8de7d7
 def training_split(data: SweepData, train_size: int, augment: bool = False, seed: int = 0) -> DataSplits:
     "The splits of one run: the first `train_size` images of the training pool (nested), the common validation and test sets."
     pool = data.splits.train
@@ -154,7 +154,7 @@ def training_split(data: SweepData, train_size: int, augment: bool = False, seed
                              batch_transform=CircularShift(seed=seed) if augment else None)
     return DataSplits(train_set, data.splits.val, data.splits.test)
 
-# %% ../nbs/11_experiments.ipynb #af793586
+# %% ../nbs/11_experiments.ipynb #1821ff92
 @torch.no_grad()
 def predictions_at_sizes(model, images: torch.Tensor, sizes: Sequence[int], batch_size: int = 500) -> torch.Tensor:
     "Predicted classes `(len(sizes), n)` of `images` (n, C, N, N) ideally downscaled to each of `sizes`."
@@ -176,7 +176,7 @@ def evaluate_at_all_sizes(model, data: SweepData, batch_size: int = 500) -> dict
                 agreement_with_top={s: (p == preds[-1]).double().mean().item() for s, p in zip(sizes, preds)},
                 images=len(row), sizes=list(sizes))
 
-# %% ../nbs/11_experiments.ipynb #4c815aab
+# %% ../nbs/11_experiments.ipynb #a67d1684
 @dataclass(frozen=True)
 class RunSpec:
     "One cell of the grid."
@@ -200,7 +200,7 @@ def plan_runs(models: Sequence[str] = MODEL_NAMES, train_sizes: Sequence[int] = 
         raise ValueError(f"Unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}.")
     return [RunSpec(m, int(n), k) for n, count in zip(train_sizes, seeds) for m in models for k in range(int(count))]
 
-# %% ../nbs/11_experiments.ipynb #b38d8051
+# %% ../nbs/11_experiments.ipynb #25d053af
 def run_config(preset: Preset, spec: RunSpec, source: str = 'mnist', overrides: Optional[dict] = None) -> TrainConfig:
     "The resolved `TrainConfig` of run `spec` under `preset` (plus `overrides`, e.g. `{'consistency_weight': 0}`)."
     settings = {**preset.train, **(overrides or {})}
@@ -213,7 +213,7 @@ def run_config(preset: Preset, spec: RunSpec, source: str = 'mnist', overrides: 
         settings['augment'] = False      # the circular shift is the MNIST protocol's augmentation
     return TrainConfig(**settings).resolved()
 
-# %% ../nbs/11_experiments.ipynb #25f096ed
+# %% ../nbs/11_experiments.ipynb #ddfcb227
 RECORD_FIELDS = dict(schema=int, run_id=str, model=str, train_size=int, seed=int, preset=str, overrides=dict,
                      train_config=dict, model_config=dict, data=dict, parameters=dict, history=list, test=dict,
                      wall_seconds=float, evaluation_seconds=float, train_seconds=float, device=str, deterministic=bool,
@@ -258,7 +258,7 @@ def record_differences(a: dict, b: dict, rtol: float = 0.0, path: str = '') -> l
         return [] if abs(a - b) <= rtol * max(abs(a), abs(b)) else [path]
     return [] if a == b else [path]
 
-# %% ../nbs/11_experiments.ipynb #30a5330c
+# %% ../nbs/11_experiments.ipynb #e03b4a7f
 class TimeBudgetExceeded(RuntimeError):
     "Raised inside a run when the sweep's deadline has passed; the run's checkpoint stays for a later resume."
 
@@ -291,7 +291,7 @@ def library_versions() -> dict:
     return dict(scale_eq_nb=scale_eq_nb.__version__, torch=torch.__version__, numpy=np.__version__,
                 python=platform.python_version())
 
-# %% ../nbs/11_experiments.ipynb #9c1b9ec8
+# %% ../nbs/11_experiments.ipynb #0b967b84
 class _RunPrefix(logging.Filter):
     def __init__(self, run_id): super().__init__(); self.run_id = run_id
     def filter(self, record):
@@ -357,7 +357,22 @@ def run_one(spec: RunSpec, preset: Preset, root, data: SweepData, *, overrides: 
     return dict(status='finished', run_id=spec.run_id, path=str(path), accuracy=test['accuracy'],
                 scale_consistency=test['scale_consistency'], seconds=record['wall_seconds'], resumed=done > 0)
 
-# %% ../nbs/11_experiments.ipynb #ecac0cf8
+# %% ../nbs/11_experiments.ipynb #8b230190
+def reproduce(record_path, out, device=None, rtol: float = 0.0) -> list:
+    "Run the run of the stored record `record_path` again into folder `out`; return where the two records differ."
+    stored = validate_record(json.loads(Path(record_path).read_text()))
+    if stored['preset'] not in PRESETS:
+        raise ValueError(f"{record_path} was made with preset {stored['preset']!r}, which this version lacks.")
+    spec = RunSpec(stored['model'], stored['train_size'], stored['seed'])
+    data = sweep_data(**{k: stored['data'][k] for k in ('source', 'pool_size', 'val_size', 'test_size', 'sizes',
+                                                       'data_seed')})
+    status = run_one(spec, PRESETS[stored['preset']], out, data, overrides=stored['overrides'], device=device,
+                     deterministic=stored['deterministic'])
+    if status['status'] not in ('finished', 'skipped'):
+        raise RuntimeError(f"The repeated run did not finish: {status}")
+    return record_differences(stored, json.loads((Path(out) / f'{spec.run_id}.json').read_text()), rtol)
+
+# %% ../nbs/11_experiments.ipynb #c79ab7a7
 _DATA_CACHE = {}
 
 def cached_sweep_data(spec: dict) -> SweepData:
@@ -383,7 +398,7 @@ def init_worker(threads: Optional[int], level: int) -> None:
         torch.set_num_threads(threads)
     logging.basicConfig(level=level, format='%(message)s', stream=sys.stderr)
 
-# %% ../nbs/11_experiments.ipynb #53de7f4e
+# %% ../nbs/11_experiments.ipynb #5e7f592b
 def run_sweep(plan: Sequence[RunSpec], preset, root, *, data_spec: Optional[dict] = None, overrides: Optional[dict] = None,
               workers: int = 1, device=None, time_budget: Optional[float] = None, threads: Optional[int] = None,
               deterministic: bool = True) -> list:
@@ -427,7 +442,7 @@ def run_sweep(plan: Sequence[RunSpec], preset, root, *, data_spec: Optional[dict
                     report(dict(status='failed', run_id=futures[future].run_id, error=f'{type(err).__name__}: {err}'))
     return statuses
 
-# %% ../nbs/11_experiments.ipynb #c83bfa35
+# %% ../nbs/11_experiments.ipynb #693232bd
 PAPER_DATA_EFFICIENCY = {                 # the paper's Table "data efficiency": test accuracy, MNIST-scale
     'cnn': {5000: 0.9432, 2500: 0.9389, 1000: 0.8577},
     'fourier-cnn': {5000: 0.9567, 2500: 0.9419, 1000: 0.8910},
@@ -451,7 +466,7 @@ def mean_std(values: Sequence[float]) -> tuple:
     v = np.asarray(values, dtype=np.float64)
     return float(v.mean()), (float(v.std(ddof=1)) if len(v) > 1 else None), len(v)
 
-# %% ../nbs/11_experiments.ipynb #a8e4a51c
+# %% ../nbs/11_experiments.ipynb #b4c12c40
 def summarize(records: Sequence[dict]) -> list:
     "One row per (model, training-set size): mean, std and count of accuracy and scale consistency, worst equivariance error."
     groups = {}
@@ -484,7 +499,7 @@ def paired_comparison(records: Sequence[dict], reference: str = 'fourier') -> li
                              mean_difference=mean, std_difference=std, wins=sum(d > 0 for d in diffs), count=count))
     return rows
 
-# %% ../nbs/11_experiments.ipynb #e73d2b36
+# %% ../nbs/11_experiments.ipynb #c61f5fab
 def percent(mean: float, std: Optional[float] = None, count: Optional[int] = None) -> str:
     "'98.35 ± 0.12 (3)' in percent; no ± for a single value."
     text = f'{100 * mean:.2f}' + (f' ± {100 * std:.2f}' if std is not None else '')
@@ -512,7 +527,7 @@ def paired_markdown(rows: Sequence[dict]) -> str:
                      f"{r['wins']} of {r['count']} |")
     return '\n'.join(lines)
 
-# %% ../nbs/11_experiments.ipynb #2cd2b1c6
+# %% ../nbs/11_experiments.ipynb #c8462405
 def plot_accuracy_vs_train_size(records: Sequence[dict], ax=None, paper: Optional[dict] = PAPER_DATA_EFFICIENCY,
                                 title: str = 'Test accuracy against training-set size'):
     "Mean ± std test accuracy per model against the number of training images (dashed: the paper's); returns the figure."
@@ -573,7 +588,7 @@ def write_summary(root) -> dict:
     plot_accuracy_per_input_size(records).savefig(root / 'accuracy_per_input_size.png', dpi=110, bbox_inches='tight')
     return summary
 
-# %% ../nbs/11_experiments.ipynb #140dd1f4
+# %% ../nbs/11_experiments.ipynb #00bc0782
 def _int_list(text: str) -> list:
     try:
         return [int(v) for v in text.split(',')]
@@ -614,10 +629,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--nondeterministic', action='store_true', help='allow non-deterministic (faster) GPU kernels')
     p.add_argument('--list', action='store_true', help='print the plan and the state of each run; run nothing')
     p.add_argument('--summary-only', action='store_true', help='rewrite the summary from the records; run nothing')
+    p.add_argument('--reproduce', metavar='RECORD', default=None,
+                   help='run the run of a stored record again into --out and list where the records differ')
+    p.add_argument('--rtol', type=float, default=0.0, help='relative tolerance of --reproduce (default 0: identical)')
     p.add_argument('--version', action='version', version=f'scale_eq_nb {scale_eq_nb.__version__}')
     return p
 
-# %% ../nbs/11_experiments.ipynb #37d5aab3
+# %% ../nbs/11_experiments.ipynb #3db63113
 def run_state(root, spec: RunSpec) -> str:
     "'finished', 'interrupted at epoch e' or 'new'."
     root = Path(root)
@@ -633,6 +651,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     preset = PRESETS[args.preset]
     out = Path(args.out or f'runs/sweep-{preset.name}')
     try:
+        if args.reproduce:
+            differences = reproduce(args.reproduce, out, None if args.device == 'auto' else args.device, args.rtol)
+            print(f"{len(differences)} differences" + (': ' + ', '.join(differences[:20]) if differences else
+                                                       f': {out} reproduces {args.reproduce}'))
+            return 0 if not differences else 1
         if args.summary_only:
             print(summary_markdown(write_summary(out)['rows']))
             return 0
@@ -669,6 +692,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"scale-eq-nb sweep: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
-# %% ../nbs/11_experiments.ipynb #2af37278
+# %% ../nbs/11_experiments.ipynb #19f0900f
 if __name__ == '__main__' and '__file__' in globals():
     sys.exit(main())
