@@ -10,20 +10,19 @@ __all__ = ['logger', 'PRESETS', 'RECORD_FIELDS', 'TEST_FIELDS', 'RECORD_SCHEMA_V
            'library_versions', 'run_one', 'reproduce', 'cached_sweep_data', 'execute_run', 'init_worker', 'run_sweep',
            'load_records', 'mean_std', 'summarize', 'paired_comparison', 'percent', 'summary_markdown',
            'paired_markdown', 'plot_accuracy_vs_train_size', 'plot_accuracy_per_input_size', 'write_summary',
-           'build_parser', 'run_state', 'main']
+           'per_size_wins', 'targets', 'targets_markdown', 'build_parser', 'run_state', 'main']
 
-# %% ../nbs/11_experiments.ipynb #01ce6431
+# %% ../nbs/11_experiments.ipynb #1cd93a10
 import argparse
 import dataclasses
 import importlib
 import json
 import logging
-import math
 import os
 import platform
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -43,7 +42,7 @@ from .train import model_config_for, reference_model, resolve_device, train
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/11_experiments.ipynb #9a9912d0
+# %% ../nbs/11_experiments.ipynb #0860cfc4
 @dataclass(frozen=True)
 class Preset:
     "A named recipe: `TrainConfig` settings, the data split and the default grid of a sweep."
@@ -75,7 +74,7 @@ PRESETS = {p.name: p for p in (
            description='a toy for tests (seconds); its numbers mean nothing'),
 )}
 
-# %% ../nbs/11_experiments.ipynb #5ab80997
+# %% ../nbs/11_experiments.ipynb #954a3e0e
 @dataclass
 class SweepData:
     "The fixed data of a sweep: the splits (training pool, validation, test) and the test digits at full size."
@@ -107,7 +106,7 @@ def sweep_images(source: str = 'mnist', data_dir=None, count: int = 10000, seed:
         return render_shapes(labels, seed)[0], labels, 1.0, 0.0, 1.0
     raise ValueError(f"Unknown data source {source!r}; use 'mnist' (the real digits) or 'synthetic'.")
 
-# %% ../nbs/11_experiments.ipynb #563ed0ee
+# %% ../nbs/11_experiments.ipynb #b43d8817
 def sweep_data(source: str = 'mnist', data_dir=None, pool_size: int = 5000, val_size: int = 1000,
                test_size: int = 4000, sizes: Sequence[int] = range(8, 29), data_seed: int = 0) -> SweepData:
     "Split the pool once (stratified, seeded by `data_seed`) into training pool / validation / test, one size per image."
@@ -135,7 +134,7 @@ def sweep_data(source: str = 'mnist', data_dir=None, pool_size: int = 5000, val_
     return SweepData(splits, parts[0], (full - mean) / std, torch.cat([test.labels[s] for s in test.sizes]),
                      torch.cat([torch.full((len(test.labels[s]),), s) for s in test.sizes]), info)
 
-# %% ../nbs/11_experiments.ipynb #ed8de7d7
+# %% ../nbs/11_experiments.ipynb #7495407b
 def training_split(data: SweepData, train_size: int, augment: bool = False, seed: int = 0) -> DataSplits:
     "The splits of one run: the first `train_size` images of the training pool (nested), the common validation and test sets."
     pool = data.splits.train
@@ -154,7 +153,7 @@ def training_split(data: SweepData, train_size: int, augment: bool = False, seed
                              batch_transform=CircularShift(seed=seed) if augment else None)
     return DataSplits(train_set, data.splits.val, data.splits.test)
 
-# %% ../nbs/11_experiments.ipynb #1821ff92
+# %% ../nbs/11_experiments.ipynb #8846e4d8
 @torch.no_grad()
 def predictions_at_sizes(model, images: torch.Tensor, sizes: Sequence[int], batch_size: int = 500) -> torch.Tensor:
     "Predicted classes `(len(sizes), n)` of `images` (n, C, N, N) ideally downscaled to each of `sizes`."
@@ -176,7 +175,7 @@ def evaluate_at_all_sizes(model, data: SweepData, batch_size: int = 500) -> dict
                 agreement_with_top={s: (p == preds[-1]).double().mean().item() for s, p in zip(sizes, preds)},
                 images=len(row), sizes=list(sizes))
 
-# %% ../nbs/11_experiments.ipynb #a67d1684
+# %% ../nbs/11_experiments.ipynb #ddcadade
 @dataclass(frozen=True)
 class RunSpec:
     "One cell of the grid."
@@ -200,7 +199,7 @@ def plan_runs(models: Sequence[str] = MODEL_NAMES, train_sizes: Sequence[int] = 
         raise ValueError(f"Unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}.")
     return [RunSpec(m, int(n), k) for n, count in zip(train_sizes, seeds) for m in models for k in range(int(count))]
 
-# %% ../nbs/11_experiments.ipynb #25d053af
+# %% ../nbs/11_experiments.ipynb #e56507a5
 def run_config(preset: Preset, spec: RunSpec, source: str = 'mnist', overrides: Optional[dict] = None) -> TrainConfig:
     "The resolved `TrainConfig` of run `spec` under `preset` (plus `overrides`, e.g. `{'consistency_weight': 0}`)."
     settings = {**preset.train, **(overrides or {})}
@@ -213,7 +212,7 @@ def run_config(preset: Preset, spec: RunSpec, source: str = 'mnist', overrides: 
         settings['augment'] = False      # the circular shift is the MNIST protocol's augmentation
     return TrainConfig(**settings).resolved()
 
-# %% ../nbs/11_experiments.ipynb #ddfcb227
+# %% ../nbs/11_experiments.ipynb #1911715f
 RECORD_FIELDS = dict(schema=int, run_id=str, model=str, train_size=int, seed=int, preset=str, overrides=dict,
                      train_config=dict, model_config=dict, data=dict, parameters=dict, history=list, test=dict,
                      wall_seconds=float, evaluation_seconds=float, train_seconds=float, device=str, deterministic=bool,
@@ -258,7 +257,7 @@ def record_differences(a: dict, b: dict, rtol: float = 0.0, path: str = '') -> l
         return [] if abs(a - b) <= rtol * max(abs(a), abs(b)) else [path]
     return [] if a == b else [path]
 
-# %% ../nbs/11_experiments.ipynb #e03b4a7f
+# %% ../nbs/11_experiments.ipynb #086bd9ea
 class TimeBudgetExceeded(RuntimeError):
     "Raised inside a run when the sweep's deadline has passed; the run's checkpoint stays for a later resume."
 
@@ -291,7 +290,7 @@ def library_versions() -> dict:
     return dict(scale_eq_nb=scale_eq_nb.__version__, torch=torch.__version__, numpy=np.__version__,
                 python=platform.python_version())
 
-# %% ../nbs/11_experiments.ipynb #0b967b84
+# %% ../nbs/11_experiments.ipynb #217143d3
 class _RunPrefix(logging.Filter):
     def __init__(self, run_id): super().__init__(); self.run_id = run_id
     def filter(self, record):
@@ -357,7 +356,7 @@ def run_one(spec: RunSpec, preset: Preset, root, data: SweepData, *, overrides: 
     return dict(status='finished', run_id=spec.run_id, path=str(path), accuracy=test['accuracy'],
                 scale_consistency=test['scale_consistency'], seconds=record['wall_seconds'], resumed=done > 0)
 
-# %% ../nbs/11_experiments.ipynb #8b230190
+# %% ../nbs/11_experiments.ipynb #c53dc8df
 def reproduce(record_path, out, device=None, rtol: float = 0.0) -> list:
     "Run the run of the stored record `record_path` again into folder `out`; return where the two records differ."
     stored = validate_record(json.loads(Path(record_path).read_text()))
@@ -372,7 +371,7 @@ def reproduce(record_path, out, device=None, rtol: float = 0.0) -> list:
         raise RuntimeError(f"The repeated run did not finish: {status}")
     return record_differences(stored, json.loads((Path(out) / f'{spec.run_id}.json').read_text()), rtol)
 
-# %% ../nbs/11_experiments.ipynb #c79ab7a7
+# %% ../nbs/11_experiments.ipynb #0aec399c
 _DATA_CACHE = {}
 
 def cached_sweep_data(spec: dict) -> SweepData:
@@ -398,7 +397,7 @@ def init_worker(threads: Optional[int], level: int) -> None:
         torch.set_num_threads(threads)
     logging.basicConfig(level=level, format='%(message)s', stream=sys.stderr)
 
-# %% ../nbs/11_experiments.ipynb #5e7f592b
+# %% ../nbs/11_experiments.ipynb #a7fc69f4
 def run_sweep(plan: Sequence[RunSpec], preset, root, *, data_spec: Optional[dict] = None, overrides: Optional[dict] = None,
               workers: int = 1, device=None, time_budget: Optional[float] = None, threads: Optional[int] = None,
               deterministic: bool = True) -> list:
@@ -442,7 +441,7 @@ def run_sweep(plan: Sequence[RunSpec], preset, root, *, data_spec: Optional[dict
                     report(dict(status='failed', run_id=futures[future].run_id, error=f'{type(err).__name__}: {err}'))
     return statuses
 
-# %% ../nbs/11_experiments.ipynb #693232bd
+# %% ../nbs/11_experiments.ipynb #b51c37b5
 PAPER_DATA_EFFICIENCY = {                 # the paper's Table "data efficiency": test accuracy, MNIST-scale
     'cnn': {5000: 0.9432, 2500: 0.9389, 1000: 0.8577},
     'fourier-cnn': {5000: 0.9567, 2500: 0.9419, 1000: 0.8910},
@@ -466,7 +465,7 @@ def mean_std(values: Sequence[float]) -> tuple:
     v = np.asarray(values, dtype=np.float64)
     return float(v.mean()), (float(v.std(ddof=1)) if len(v) > 1 else None), len(v)
 
-# %% ../nbs/11_experiments.ipynb #b4c12c40
+# %% ../nbs/11_experiments.ipynb #aae2e597
 def summarize(records: Sequence[dict]) -> list:
     "One row per (model, training-set size): mean, std and count of accuracy and scale consistency, worst equivariance error."
     groups = {}
@@ -499,7 +498,7 @@ def paired_comparison(records: Sequence[dict], reference: str = 'fourier') -> li
                              mean_difference=mean, std_difference=std, wins=sum(d > 0 for d in diffs), count=count))
     return rows
 
-# %% ../nbs/11_experiments.ipynb #c61f5fab
+# %% ../nbs/11_experiments.ipynb #dd5abc75
 def percent(mean: float, std: Optional[float] = None, count: Optional[int] = None) -> str:
     "'98.35 ± 0.12 (3)' in percent; no ± for a single value."
     text = f'{100 * mean:.2f}' + (f' ± {100 * std:.2f}' if std is not None else '')
@@ -527,7 +526,7 @@ def paired_markdown(rows: Sequence[dict]) -> str:
                      f"{r['wins']} of {r['count']} |")
     return '\n'.join(lines)
 
-# %% ../nbs/11_experiments.ipynb #c8462405
+# %% ../nbs/11_experiments.ipynb #528d9c09
 def plot_accuracy_vs_train_size(records: Sequence[dict], ax=None, paper: Optional[dict] = PAPER_DATA_EFFICIENCY,
                                 title: str = 'Test accuracy against training-set size'):
     "Mean ± std test accuracy per model against the number of training images (dashed: the paper's); returns the figure."
@@ -588,7 +587,50 @@ def write_summary(root) -> dict:
     plot_accuracy_per_input_size(records).savefig(root / 'accuracy_per_input_size.png', dpi=110, bbox_inches='tight')
     return summary
 
-# %% ../nbs/11_experiments.ipynb #00bc0782
+# %% ../nbs/11_experiments.ipynb #dbac70ef
+def per_size_wins(records: Sequence[dict], reference: str = 'fourier') -> list:
+    "Input sizes where each other model's mean accuracy (shared seeds) is above `reference`'s, per training-set size."
+    by = {(r['model'], r['train_size'], r['seed']): {int(s): a for s, a in r['test']['per_size'].items()} for r in records}
+    rows = []
+    for model in [m for m in MODEL_NAMES if m != reference and any(k[0] == m for k in by)]:
+        for n in sorted({k[1] for k in by}, reverse=True):
+            seeds = [s for m, k, s in by if m == model and k == n and (reference, n, s) in by]
+            if not seeds:
+                continue
+            sizes = sorted(by[reference, n, seeds[0]])
+            gap = {z: float(np.mean([by[model, n, s][z] - by[reference, n, s][z] for s in seeds])) for z in sizes}
+            rows.append(dict(baseline=model, train_size=n, seeds=sorted(seeds),
+                             sizes=[z for z in sizes if gap[z] > 0], largest_gap=max(gap.values()), gap=gap))
+    return rows
+
+def targets(records: Sequence[dict], reference: str = 'fourier') -> list:
+    "The targets of the reproduction, each with the measured value and whether it is met (None: no record)."
+    rows = {(r['model'], r['train_size']): r for r in summarize(records)}
+    out = []
+    for n, paper in PAPER_DATA_EFFICIENCY['fourier'].items():
+        r = rows.get((reference, n))
+        out.append(dict(target=f'accuracy at {n:,} images >= {100 * paper:.2f} %', value=r and r['accuracy'],
+                        met=None if r is None else r['accuracy'] >= paper))
+    r = rows.get((reference, 5000))
+    out.append(dict(target='scale consistency at 5,000 images >= 0.97', value=r and r['scale_consistency'],
+                    met=None if r is None else r['scale_consistency'] >= 0.97))
+    errors = [r['equivariance_error'] for (m, _), r in rows.items() if m == reference and r['equivariance_error'] is not None]
+    out.append(dict(target='equivariance error (float32 model, float64 check) <= 1e-5', value=max(errors) if errors else None,
+                    met=None if not errors else max(errors) <= 1e-5))
+    for p in paired_comparison(records, reference):
+        out.append(dict(target=f"ahead of {MODEL_LABELS.get(p['baseline'], p['baseline'])} at {p['train_size']:,} images "
+                               f"(mean of {p['count']} paired seeds)", value=p['mean_difference'], met=p['mean_difference'] > 0))
+    return out
+
+def targets_markdown(rows: Sequence[dict]) -> str:
+    "The targets as a Markdown table."
+    shown = lambda v: '–' if v is None else f'{v:.2e}' if abs(v) < 1e-3 and v != 0 else f'{v:.4f}'
+    lines = ['| target | measured | met |', '|---|---|---|']
+    lines += [f"| {r['target']} | {shown(r['value'])} | {'–' if r['met'] is None else 'yes' if r['met'] else 'no'} |"
+              for r in rows]
+    return '\n'.join(lines)
+
+# %% ../nbs/11_experiments.ipynb #07722727
 def _int_list(text: str) -> list:
     try:
         return [int(v) for v in text.split(',')]
@@ -635,7 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--version', action='version', version=f'scale_eq_nb {scale_eq_nb.__version__}')
     return p
 
-# %% ../nbs/11_experiments.ipynb #3db63113
+# %% ../nbs/11_experiments.ipynb #3ed69fe3
 def run_state(root, spec: RunSpec) -> str:
     "'finished', 'interrupted at epoch e' or 'new'."
     root = Path(root)
@@ -692,6 +734,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"scale-eq-nb sweep: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
-# %% ../nbs/11_experiments.ipynb #19f0900f
+# %% ../nbs/11_experiments.ipynb #4065542f
 if __name__ == '__main__' and '__file__' in globals():
     sys.exit(main())
