@@ -12,7 +12,7 @@ __all__ = ['logger', 'PRESETS', 'RECORD_FIELDS', 'TEST_FIELDS', 'RECORD_SCHEMA_V
            'paired_markdown', 'plot_accuracy_vs_train_size', 'plot_accuracy_per_input_size', 'write_summary',
            'per_size_wins', 'targets', 'targets_markdown', 'build_parser', 'run_state', 'main']
 
-# %% ../nbs/11_experiments.ipynb #1cd93a10
+# %% ../nbs/11_experiments.ipynb #2564ac8e
 import argparse
 import dataclasses
 import importlib
@@ -38,11 +38,11 @@ from .checkpoint import CHECKPOINT_NAME, load_checkpoint
 from .config import MODEL_NAMES, TrainConfig
 from .metrics import equivariance_sizes, layer_equivariance, predict
 from .models import build_model, count_parameters
-from .train import model_config_for, reference_model, resolve_device, train
+from .train import reference_model, resolve_device, train
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/11_experiments.ipynb #0860cfc4
+# %% ../nbs/11_experiments.ipynb #009177c7
 @dataclass(frozen=True)
 class Preset:
     "A named recipe: `TrainConfig` settings, the data split and the default grid of a sweep."
@@ -74,7 +74,7 @@ PRESETS = {p.name: p for p in (
            description='a toy for tests (seconds); its numbers mean nothing'),
 )}
 
-# %% ../nbs/11_experiments.ipynb #954a3e0e
+# %% ../nbs/11_experiments.ipynb #783e71cf
 @dataclass
 class SweepData:
     "The fixed data of a sweep: the splits (training pool, validation, test) and the test digits at full size."
@@ -106,9 +106,15 @@ def sweep_images(source: str = 'mnist', data_dir=None, count: int = 10000, seed:
         return render_shapes(labels, seed)[0], labels, 1.0, 0.0, 1.0
     raise ValueError(f"Unknown data source {source!r}; use 'mnist' (the real digits) or 'synthetic'.")
 
-# %% ../nbs/11_experiments.ipynb #b43d8817
-def sweep_data(source: str = 'mnist', data_dir=None, pool_size: int = 5000, val_size: int = 1000,
-               test_size: int = 4000, sizes: Sequence[int] = range(8, 29), data_seed: int = 0) -> SweepData:
+# %% ../nbs/11_experiments.ipynb #f6829a70
+def sweep_data(source: str = 'mnist',              # 'mnist' (the real test digits) or 'synthetic' (shapes)
+               data_dir=None,                      # data folder (default: the resolver's, $SCALE_EQ_NB_DATA)
+               pool_size: int = 5000,              # training pool; runs take its first n images
+               val_size: int = 1000,               # validation images
+               test_size: int = 4000,              # test images
+               sizes: Sequence[int] = range(8, 29),  # input sizes, one per image, each equally often
+               data_seed: int = 0,                 # seed of the split and of the size assignment
+              ) -> SweepData:
     "Split the pool once (stratified, seeded by `data_seed`) into training pool / validation / test, one size per image."
     counts = (int(pool_size), int(val_size), int(test_size))
     sizes = sorted(int(s) for s in sizes)
@@ -134,8 +140,12 @@ def sweep_data(source: str = 'mnist', data_dir=None, pool_size: int = 5000, val_
     return SweepData(splits, parts[0], (full - mean) / std, torch.cat([test.labels[s] for s in test.sizes]),
                      torch.cat([torch.full((len(test.labels[s]),), s) for s in test.sizes]), info)
 
-# %% ../nbs/11_experiments.ipynb #7495407b
-def training_split(data: SweepData, train_size: int, augment: bool = False, seed: int = 0) -> DataSplits:
+# %% ../nbs/11_experiments.ipynb #77762643
+def training_split(data: SweepData,   # the sweep's fixed data
+                   train_size: int,   # training images: the first `train_size` of the pool
+                   augment: bool = False,  # attach the circular-shift augmentation to the training set
+                   seed: int = 0,     # seed of the augmentation
+                  ) -> DataSplits:
     "The splits of one run: the first `train_size` images of the training pool (nested), the common validation and test sets."
     pool = data.splits.train
     if not 1 <= train_size <= len(pool):
@@ -153,15 +163,22 @@ def training_split(data: SweepData, train_size: int, augment: bool = False, seed
                              batch_transform=CircularShift(seed=seed) if augment else None)
     return DataSplits(train_set, data.splits.val, data.splits.test)
 
-# %% ../nbs/11_experiments.ipynb #8846e4d8
+# %% ../nbs/11_experiments.ipynb #eb0cc389
 @torch.no_grad()
-def predictions_at_sizes(model, images: torch.Tensor, sizes: Sequence[int], batch_size: int = 500) -> torch.Tensor:
+def predictions_at_sizes(model,                 # a classifier of this package
+                         images: torch.Tensor,  # (n, C, N, N) images at the top size
+                         sizes: Sequence[int],  # sizes to downscale to (ideally) and classify at
+                         batch_size: int = 500,  # images per forward pass
+                        ) -> torch.Tensor:
     "Predicted classes `(len(sizes), n)` of `images` (n, C, N, N) ideally downscaled to each of `sizes`."
     dtype = images.dtype if images.dtype != torch.float64 else torch.float32
     return torch.stack([predict(model, ideal_downscale(images.to(torch.float64), s).to(dtype), batch_size)
                         for s in sizes])
 
-def evaluate_at_all_sizes(model, data: SweepData, batch_size: int = 500) -> dict:
+def evaluate_at_all_sizes(model,              # a classifier of this package
+                          data: SweepData,    # the sweep's data (its full-size test digits are used)
+                          batch_size: int = 500,  # images per forward pass
+                         ) -> dict:
     "Protocol accuracy, accuracy per size and scale consistency of `model` on every test image of `data` at every size."
     sizes = data.info['sizes']
     preds = predictions_at_sizes(model, data.test_images, sizes, batch_size)
@@ -175,7 +192,7 @@ def evaluate_at_all_sizes(model, data: SweepData, batch_size: int = 500) -> dict
                 agreement_with_top={s: (p == preds[-1]).double().mean().item() for s, p in zip(sizes, preds)},
                 images=len(row), sizes=list(sizes))
 
-# %% ../nbs/11_experiments.ipynb #ddcadade
+# %% ../nbs/11_experiments.ipynb #d2bdb878
 @dataclass(frozen=True)
 class RunSpec:
     "One cell of the grid."
@@ -188,8 +205,10 @@ class RunSpec:
         "File-name-safe name of the run."
         return f'{self.model}-n{self.train_size}-s{self.seed}'
 
-def plan_runs(models: Sequence[str] = MODEL_NAMES, train_sizes: Sequence[int] = (5000, 2500, 1000),
-              seeds: Sequence[int] = (3, 1, 1)) -> list:
+def plan_runs(models: Sequence[str] = MODEL_NAMES,  # models of the grid
+              train_sizes: Sequence[int] = (5000, 2500, 1000),  # training-set sizes of the grid
+              seeds: Sequence[int] = (3, 1, 1),  # seeds per training-set size (one number: the same for all)
+             ) -> list:
     "The grid: every model at every training-set size with `seeds[i]` seeds (0, 1, ...) at `train_sizes[i]`."
     seeds = list(seeds) * len(train_sizes) if len(seeds) == 1 else list(seeds)
     if len(seeds) != len(train_sizes):
@@ -199,8 +218,12 @@ def plan_runs(models: Sequence[str] = MODEL_NAMES, train_sizes: Sequence[int] = 
         raise ValueError(f"Unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}.")
     return [RunSpec(m, int(n), k) for n, count in zip(train_sizes, seeds) for m in models for k in range(int(count))]
 
-# %% ../nbs/11_experiments.ipynb #e56507a5
-def run_config(preset: Preset, spec: RunSpec, source: str = 'mnist', overrides: Optional[dict] = None) -> TrainConfig:
+# %% ../nbs/11_experiments.ipynb #47dc4216
+def run_config(preset: Preset,   # the recipe
+               spec: RunSpec,     # the run (model, training-set size, seed)
+               source: str = 'mnist',  # data source: 'mnist' or 'synthetic'
+               overrides: Optional[dict] = None,  # TrainConfig fields that replace the preset's
+              ) -> TrainConfig:
     "The resolved `TrainConfig` of run `spec` under `preset` (plus `overrides`, e.g. `{'consistency_weight': 0}`)."
     settings = {**preset.train, **(overrides or {})}
     if 'epochs' in (overrides or {}) and 'step_size' not in (overrides or {}):     # keep the schedule's shape
@@ -212,7 +235,7 @@ def run_config(preset: Preset, spec: RunSpec, source: str = 'mnist', overrides: 
         settings['augment'] = False      # the circular shift is the MNIST protocol's augmentation
     return TrainConfig(**settings).resolved()
 
-# %% ../nbs/11_experiments.ipynb #1911715f
+# %% ../nbs/11_experiments.ipynb #495729bb
 RECORD_FIELDS = dict(schema=int, run_id=str, model=str, train_size=int, seed=int, preset=str, overrides=dict,
                      train_config=dict, model_config=dict, data=dict, parameters=dict, history=list, test=dict,
                      wall_seconds=float, evaluation_seconds=float, train_seconds=float, device=str, deterministic=bool,
@@ -243,7 +266,11 @@ def comparable(record: dict) -> dict:
         return [comparable(v) for v in record]
     return record
 
-def record_differences(a: dict, b: dict, rtol: float = 0.0, path: str = '') -> list:
+def record_differences(a: dict,   # a run record (or a part of one)
+                       b: dict,   # the record to compare with
+                       rtol: float = 0.0,  # relative tolerance on numbers (0: identical)
+                       path: str = '',  # prefix of the reported paths
+                      ) -> list:
     "Paths where records `a` and `b` differ (numbers beyond relative `rtol`), ignoring `TIMING_KEYS`."
     a, b = comparable(a), comparable(b)
     if isinstance(a, dict) and isinstance(b, dict):
@@ -257,7 +284,7 @@ def record_differences(a: dict, b: dict, rtol: float = 0.0, path: str = '') -> l
         return [] if abs(a - b) <= rtol * max(abs(a), abs(b)) else [path]
     return [] if a == b else [path]
 
-# %% ../nbs/11_experiments.ipynb #086bd9ea
+# %% ../nbs/11_experiments.ipynb #09ac33cf
 class TimeBudgetExceeded(RuntimeError):
     "Raised inside a run when the sweep's deadline has passed; the run's checkpoint stays for a later resume."
 
@@ -290,16 +317,24 @@ def library_versions() -> dict:
     return dict(scale_eq_nb=scale_eq_nb.__version__, torch=torch.__version__, numpy=np.__version__,
                 python=platform.python_version())
 
-# %% ../nbs/11_experiments.ipynb #217143d3
+# %% ../nbs/11_experiments.ipynb #54fc7ac1
 class _RunPrefix(logging.Filter):
     def __init__(self, run_id): super().__init__(); self.run_id = run_id
     def filter(self, record):
         record.msg = f'{self.run_id}: {record.msg}'
         return True
 
-def run_one(spec: RunSpec, preset: Preset, root, data: SweepData, *, overrides: Optional[dict] = None,
-            device=None, deadline: Optional[float] = None, step_hook: Optional[Callable] = None,
-            deterministic: bool = True) -> dict:
+def run_one(spec: RunSpec,        # the run
+            preset: Preset,       # the recipe
+            root,                 # sweep folder: `<run>.json` records, `runs/<run>/` checkpoints
+            data: SweepData,      # the sweep's fixed data
+            *,
+            overrides: Optional[dict] = None,  # TrainConfig fields that replace the preset's
+            device=None,          # torch device (default: CUDA when available)
+            deadline: Optional[float] = None,  # `time.time()` after which the run stops (resumable)
+            step_hook: Optional[Callable] = None,  # called as `hook(epoch, step)` after every training step
+            deterministic: bool = True,  # ask torch for deterministic kernels
+           ) -> dict:
     "Train, evaluate and record run `spec` into `root`; skip it when its record exists, resume it when its checkpoint does."
     root = Path(root)
     cfg = run_config(preset, spec, data.info['source'], overrides)
@@ -356,8 +391,12 @@ def run_one(spec: RunSpec, preset: Preset, root, data: SweepData, *, overrides: 
     return dict(status='finished', run_id=spec.run_id, path=str(path), accuracy=test['accuracy'],
                 scale_consistency=test['scale_consistency'], seconds=record['wall_seconds'], resumed=done > 0)
 
-# %% ../nbs/11_experiments.ipynb #c53dc8df
-def reproduce(record_path, out, device=None, rtol: float = 0.0) -> list:
+# %% ../nbs/11_experiments.ipynb #7cab9e31
+def reproduce(record_path,        # a stored run record (`<run>.json`)
+              out,                # folder for the repeated run (not the record's own)
+              device=None,        # torch device (default: CUDA when available)
+              rtol: float = 0.0,  # relative tolerance of the comparison
+             ) -> list:
     "Run the run of the stored record `record_path` again into folder `out`; return where the two records differ."
     stored = validate_record(json.loads(Path(record_path).read_text()))
     if stored['preset'] not in PRESETS:
@@ -371,7 +410,7 @@ def reproduce(record_path, out, device=None, rtol: float = 0.0) -> list:
         raise RuntimeError(f"The repeated run did not finish: {status}")
     return record_differences(stored, json.loads((Path(out) / f'{spec.run_id}.json').read_text()), rtol)
 
-# %% ../nbs/11_experiments.ipynb #0aec399c
+# %% ../nbs/11_experiments.ipynb #f27c70a3
 _DATA_CACHE = {}
 
 def cached_sweep_data(spec: dict) -> SweepData:
@@ -381,8 +420,15 @@ def cached_sweep_data(spec: dict) -> SweepData:
         _DATA_CACHE[key] = sweep_data(**spec)
     return _DATA_CACHE[key]
 
-def execute_run(spec: RunSpec, preset_name: str, root: str, data_spec: dict, overrides: Optional[dict] = None,
-                device=None, deadline: Optional[float] = None, deterministic: bool = True) -> dict:
+def execute_run(spec: RunSpec,       # the run
+                preset_name: str,    # key of PRESETS
+                root: str,           # sweep folder
+                data_spec: dict,     # keyword arguments of `sweep_data`
+                overrides: Optional[dict] = None,  # TrainConfig fields that replace the preset's
+                device=None,         # torch device
+                deadline: Optional[float] = None,  # `time.time()` after which the run stops
+                deterministic: bool = True,  # ask torch for deterministic kernels
+               ) -> dict:
     "`run_one` with the preset named and the data built from `data_spec` (what worker processes call)."
     try:
         return run_one(spec, PRESETS[preset_name], root, cached_sweep_data(data_spec), overrides=overrides,
@@ -391,16 +437,27 @@ def execute_run(spec: RunSpec, preset_name: str, root: str, data_spec: dict, ove
         logger.exception('%s failed', spec.run_id)
         return dict(status='failed', run_id=spec.run_id, error=f'{type(err).__name__}: {err}')
 
-def init_worker(threads: Optional[int], level: int) -> None:
+def init_worker(threads: Optional[int],  # torch CPU threads of the process (None: torch's choice)
+                level: int,               # logging level of the process
+               ) -> None:
     "Set up a worker process: torch threads and log lines on stderr."
     if threads:
         torch.set_num_threads(threads)
     logging.basicConfig(level=level, format='%(message)s', stream=sys.stderr)
 
-# %% ../nbs/11_experiments.ipynb #a7fc69f4
-def run_sweep(plan: Sequence[RunSpec], preset, root, *, data_spec: Optional[dict] = None, overrides: Optional[dict] = None,
-              workers: int = 1, device=None, time_budget: Optional[float] = None, threads: Optional[int] = None,
-              deterministic: bool = True) -> list:
+# %% ../nbs/11_experiments.ipynb #2763d17c
+def run_sweep(plan: Sequence[RunSpec],  # the runs (see `plan_runs`)
+              preset,                    # a Preset or its name
+              root,                      # sweep folder
+              *,
+              data_spec: Optional[dict] = None,  # keyword arguments of `sweep_data` (default: the preset's)
+              overrides: Optional[dict] = None,  # TrainConfig fields that replace the preset's
+              workers: int = 1,          # parallel processes (1: in this process)
+              device=None,               # torch device (default: CUDA when available)
+              time_budget: Optional[float] = None,  # seconds from now; then no run starts and running ones stop
+              threads: Optional[int] = None,  # torch CPU threads per process
+              deterministic: bool = True,  # ask torch for deterministic kernels
+             ) -> list:
     "Run every run of `plan` into `root` (skipping finished ones, resuming interrupted ones); returns one status per run."
     preset = PRESETS[preset] if isinstance(preset, str) else preset
     if preset.name not in PRESETS:
@@ -441,7 +498,7 @@ def run_sweep(plan: Sequence[RunSpec], preset, root, *, data_spec: Optional[dict
                     report(dict(status='failed', run_id=futures[future].run_id, error=f'{type(err).__name__}: {err}'))
     return statuses
 
-# %% ../nbs/11_experiments.ipynb #b51c37b5
+# %% ../nbs/11_experiments.ipynb #67e93856
 PAPER_DATA_EFFICIENCY = {                 # the paper's Table "data efficiency": test accuracy, MNIST-scale
     'cnn': {5000: 0.9432, 2500: 0.9389, 1000: 0.8577},
     'fourier-cnn': {5000: 0.9567, 2500: 0.9419, 1000: 0.8910},
@@ -465,7 +522,7 @@ def mean_std(values: Sequence[float]) -> tuple:
     v = np.asarray(values, dtype=np.float64)
     return float(v.mean()), (float(v.std(ddof=1)) if len(v) > 1 else None), len(v)
 
-# %% ../nbs/11_experiments.ipynb #aae2e597
+# %% ../nbs/11_experiments.ipynb #3d4a4cf2
 def summarize(records: Sequence[dict]) -> list:
     "One row per (model, training-set size): mean, std and count of accuracy and scale consistency, worst equivariance error."
     groups = {}
@@ -483,7 +540,9 @@ def summarize(records: Sequence[dict]) -> list:
                          paper=PAPER_DATA_EFFICIENCY.get(model, {}).get(n)))
     return rows
 
-def paired_comparison(records: Sequence[dict], reference: str = 'fourier') -> list:
+def paired_comparison(records: Sequence[dict],  # run records
+                      reference: str = 'fourier',  # the model compared with every other
+                     ) -> list:
     "`reference` minus each other model's accuracy on the seeds both have, per training-set size."
     by = {(r['model'], r['train_size'], r['seed']): r['test']['accuracy'] for r in records}
     rows = []
@@ -498,7 +557,7 @@ def paired_comparison(records: Sequence[dict], reference: str = 'fourier') -> li
                              mean_difference=mean, std_difference=std, wins=sum(d > 0 for d in diffs), count=count))
     return rows
 
-# %% ../nbs/11_experiments.ipynb #dd5abc75
+# %% ../nbs/11_experiments.ipynb #f90c320a
 def percent(mean: float, std: Optional[float] = None, count: Optional[int] = None) -> str:
     "'98.35 ± 0.12 (3)' in percent; no ± for a single value."
     text = f'{100 * mean:.2f}' + (f' ± {100 * std:.2f}' if std is not None else '')
@@ -526,9 +585,12 @@ def paired_markdown(rows: Sequence[dict]) -> str:
                      f"{r['wins']} of {r['count']} |")
     return '\n'.join(lines)
 
-# %% ../nbs/11_experiments.ipynb #528d9c09
-def plot_accuracy_vs_train_size(records: Sequence[dict], ax=None, paper: Optional[dict] = PAPER_DATA_EFFICIENCY,
-                                title: str = 'Test accuracy against training-set size'):
+# %% ../nbs/11_experiments.ipynb #3975493d
+def plot_accuracy_vs_train_size(records: Sequence[dict],  # run records
+                                ax=None,                  # matplotlib axes (default: a new figure)
+                                paper: Optional[dict] = PAPER_DATA_EFFICIENCY,  # reference values drawn dashed (None: none)
+                                title: str = 'Test accuracy against training-set size',  # axes title
+                               ):
     "Mean ± std test accuracy per model against the number of training images (dashed: the paper's); returns the figure."
     from matplotlib.figure import Figure
     fig = ax.figure if ax is not None else Figure(figsize=(6.5, 4))
@@ -549,7 +611,10 @@ def plot_accuracy_vs_train_size(records: Sequence[dict], ax=None, paper: Optiona
     ax.grid(alpha=.3); ax.legend(fontsize=8)
     return fig
 
-def plot_accuracy_per_input_size(records: Sequence[dict], axes=None, title: str = 'Accuracy per input size'):
+def plot_accuracy_per_input_size(records: Sequence[dict],  # run records
+                                 axes=None,                 # one matplotlib axes per training-set size (default: new)
+                                 title: str = 'Accuracy per input size',  # figure title
+                                ):
     "One panel per training-set size: accuracy (all test digits, mean over seeds) against input size for every model."
     from matplotlib.figure import Figure
     train_sizes = sorted({r['train_size'] for r in records}, reverse=True)
@@ -587,8 +652,10 @@ def write_summary(root) -> dict:
     plot_accuracy_per_input_size(records).savefig(root / 'accuracy_per_input_size.png', dpi=110, bbox_inches='tight')
     return summary
 
-# %% ../nbs/11_experiments.ipynb #dbac70ef
-def per_size_wins(records: Sequence[dict], reference: str = 'fourier') -> list:
+# %% ../nbs/11_experiments.ipynb #8e630129
+def per_size_wins(records: Sequence[dict],  # run records
+                  reference: str = 'fourier',  # the model the others are compared with
+                 ) -> list:
     "Input sizes where each other model's mean accuracy (shared seeds) is above `reference`'s, per training-set size."
     by = {(r['model'], r['train_size'], r['seed']): {int(s): a for s, a in r['test']['per_size'].items()} for r in records}
     rows = []
@@ -603,7 +670,9 @@ def per_size_wins(records: Sequence[dict], reference: str = 'fourier') -> list:
                              sizes=[z for z in sizes if gap[z] > 0], largest_gap=max(gap.values()), gap=gap))
     return rows
 
-def targets(records: Sequence[dict], reference: str = 'fourier') -> list:
+def targets(records: Sequence[dict],  # run records
+            reference: str = 'fourier',  # the model the targets are about
+           ) -> list:
     "The targets of the reproduction, each with the measured value and whether it is met (None: no record)."
     rows = {(r['model'], r['train_size']): r for r in summarize(records)}
     out = []
@@ -630,7 +699,7 @@ def targets_markdown(rows: Sequence[dict]) -> str:
               for r in rows]
     return '\n'.join(lines)
 
-# %% ../nbs/11_experiments.ipynb #07722727
+# %% ../nbs/11_experiments.ipynb #e45816c7
 def _int_list(text: str) -> list:
     try:
         return [int(v) for v in text.split(',')]
@@ -677,7 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--version', action='version', version=f'scale_eq_nb {scale_eq_nb.__version__}')
     return p
 
-# %% ../nbs/11_experiments.ipynb #3ed69fe3
+# %% ../nbs/11_experiments.ipynb #05eef732
 def run_state(root, spec: RunSpec) -> str:
     "'finished', 'interrupted at epoch e' or 'new'."
     root = Path(root)
@@ -686,7 +755,8 @@ def run_state(root, spec: RunSpec) -> str:
     checkpoint = root / 'runs' / spec.run_id / CHECKPOINT_NAME
     return f"interrupted at epoch {load_checkpoint(checkpoint)['epoch']}" if checkpoint.exists() else 'new'
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None,  # command-line arguments (default: sys.argv[1:])
+        ) -> int:
     "Entry point of the sweep command; returns the exit status (0: every run finished or skipped)."
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stderr)
@@ -734,6 +804,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"scale-eq-nb sweep: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
-# %% ../nbs/11_experiments.ipynb #4065542f
+# %% ../nbs/11_experiments.ipynb #bce7760d
 if __name__ == '__main__' and '__file__' in globals():
     sys.exit(main())
