@@ -41,7 +41,7 @@ net = wrap_model(model, ctx, find_unused_parameters=find)
 opt = make_optimizer(model, cfg)
 loader = ShardedScaleLoader(data.train, cfg.batch_size, ctx.rank, ctx.world_size, seed=0)
 sync = torch.cuda.synchronize if ctx.device.type == 'cuda' else (lambda: None)
-x0 = data.test.images[28][:8].to(ctx.device)
+x0 = data.train.images[data.train.sizes[-1]][:8].to(ctx.device)
 with torch.no_grad():                                   # agreement before training, same weights, same dropout draws
     model.train(); eager.train()
     torch.manual_seed(1); y1 = model(x0)
@@ -76,7 +76,7 @@ PY
 run() {  # run NPROC NAME ARGS...
   local n=$1 name=$2; shift 2
   OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} timeout 300 python -m torch.distributed.run --standalone --nproc_per_node="$n" \
-    "$driver" --record "$records/$name.json" "$@" 2> "$records/$name.err" || { tail -20 "$records/$name.err"; exit 1; }
+    "$driver" --record "$records/$name.json" "$@" 2> "$records/$name.err" || { grep -v '^W[0-9]' "$records/$name.err" | grep -m1 -B2 -A12 'Traceback' ; exit 1; }
 }
 if [ "$mode" = cuda ]; then
   python -c "import torch; assert torch.cuda.is_available(), 'no GPU visible'; print(torch.__version__, torch.cuda.get_device_name(0))"
