@@ -28,6 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
+from .validation import non_negative_int, positive_int, probability
 from .downscale import ideal_downscale, ideal_resample, resample_half_spectrum
 
 # %% ../nbs/06_data.ipynb #cc71d293
@@ -40,13 +41,20 @@ def default_data_dir() -> Path:
     "Folder used when neither `data_dir` nor `$SCALE_EQ_NB_DATA` is given: `~/.cache/scale_eq_nb`."
     return Path.home() / '.cache' / 'scale_eq_nb'
 
-def resolve_data_dir(data_dir=None) -> Path:
+def resolve_data_dir(data_dir=None,  # a folder (str or path); None: $SCALE_EQ_NB_DATA, else `default_data_dir()`
+                    ) -> Path:
     "The data folder: `data_dir` if given, else the environment variable `SCALE_EQ_NB_DATA`, else `default_data_dir()`."
+    from_env = data_dir is None and bool(os.environ.get(DATA_ENV_VAR))
     if data_dir is None:
         data_dir = os.environ.get(DATA_ENV_VAR) or default_data_dir()
     if not isinstance(data_dir, (str, os.PathLike)):
         raise TypeError(f"`data_dir` must be a path (str or os.PathLike), got {type(data_dir).__name__}.")
-    return Path(data_dir).expanduser()
+    path = Path(data_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        source = f"the environment variable {DATA_ENV_VAR}" if from_env else "`data_dir` (command line: --data-dir)"
+        raise NotADirectoryError(f"{path} is not a directory: {source} must name the folder that holds the data files, "
+                                 f"such as {path.parent}.")
+    return path
 
 _WHERE_HINT = (f"Point to the folder with `data_dir=...` (command line: --data-dir DIR) or the environment variable "
                f"{DATA_ENV_VAR}=DIR")
@@ -190,8 +198,7 @@ def load_mnist_splits(data_dir=None, splits: Sequence[str] = ('train', 'test'), 
 
 # %% ../nbs/06_data.ipynb #e53aecc9
 def _check_seed(seed):
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"`seed` must be a non-negative int, got {seed!r}.")
+    non_negative_int(seed, 'seed')
 
 def _mix_seed(*keys: int) -> int:
     "A 32-bit seed that depends on all `keys` (e.g. a seed and an epoch) without collisions between nearby values."
@@ -313,8 +320,7 @@ class ScaleDataset(Dataset):
 class SizeGroupedBatchSampler(Sampler):
     "Yield batches of indices whose samples share one size; reproducible from `seed` and the epoch set by `set_epoch`."
     def __init__(self, sizes, batch_size: int, shuffle: bool = True, seed: int = 0, drop_last: bool = False):
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
+        positive_int(batch_size, 'batch_size')
         _check_seed(seed)
         sizes = torch.as_tensor(sizes, dtype=torch.int64)
         if sizes.ndim != 1:
@@ -489,8 +495,7 @@ def fourier_shift(x: torch.Tensor, shifts: torch.Tensor, base_size: int = 28) ->
 class CircularShift:
     "Batch augmentation: with probability `p` per image, a circular shift by up to `max_fraction` of `base_size` per axis."
     def __init__(self, p: float = 0.7, max_fraction: float = 0.25, base_size: int = 28, seed: int = 0):
-        if not 0 <= p <= 1 or not 0 <= max_fraction <= 1:
-            raise ValueError(f"`p` and `max_fraction` must lie in [0, 1], got {p} and {max_fraction}.")
+        probability(p, 'p'), probability(max_fraction, 'max_fraction')
         _check_seed(seed)
         self.p, self.base_size, self.seed = p, base_size, seed
         self.max_shift = int(max_fraction * base_size)
@@ -633,8 +638,8 @@ def render_shapes(labels: torch.Tensor, seed: int = 0, size: int = 28, oversampl
                   chunk: int = 64) -> tuple:
     "Render one random shape per label at `size` (anti-aliased); returns `(images (n, 1, size, size) float64, indicators (n, size, size) float64)`."
     _check_seed(seed)
-    if not all(isinstance(v, int) and v >= 1 for v in (size, oversample, chunk)):
-        raise ValueError(f"`size`, `oversample` and `chunk` must be positive ints, got {size!r}, {oversample!r}, {chunk!r}.")
+    for name, v in dict(size=size, oversample=oversample, chunk=chunk).items():
+        positive_int(v, name)
     labels = torch.as_tensor(labels, dtype=torch.int64)
     if labels.numel() and (labels.min() < 0 or labels.max() >= len(SHAPE_NAMES)):
         raise ValueError(f"Shape labels must lie in 0..{len(SHAPE_NAMES) - 1}.")
@@ -662,8 +667,7 @@ def render_shapes(labels: torch.Tensor, seed: int = 0, size: int = 28, oversampl
 def make_synthetic_scale_dataset(n: int, sizes: Sequence[int] = range(8, 29), seed: int = 0, num_classes: int = 6,
                                  dtype=torch.float32, name: str = 'synthetic') -> ScaleDataset:
     "`n` synthetic shape images of `num_classes` balanced classes, each at one size in `sizes`, with masks; seeded."
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"`n` must be a positive int, got {n!r}.")
+    positive_int(n, 'n')
     if not 2 <= num_classes <= len(SHAPE_NAMES):
         raise ValueError(f"`num_classes` must lie in 2..{len(SHAPE_NAMES)} ({', '.join(SHAPE_NAMES)}), got {num_classes}.")
     sizes = list(sizes)
@@ -693,8 +697,7 @@ def synthetic_stl10(n: int,  # number of images (classes balanced to ±1)
                     seed: int = 0,  # everything (labels, shapes, colours, noise) is a function of the seed
                    ) -> tuple:
     "A seeded STL-10 look-alike: `(images uint8 (n, 3, 96, 96), labels int64 0..9)`, the shapes and types of `load_stl10`."
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"`n` must be a positive int, got {n!r}.")
+    positive_int(n, 'n')
     _check_seed(seed)
     g = torch.Generator().manual_seed(_mix_seed(seed, 60))
     labels = (torch.arange(n) % 10)[torch.randperm(n, generator=g)]

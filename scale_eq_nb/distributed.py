@@ -10,7 +10,7 @@ __all__ = ['logger', 'TORCHRUN_VARIABLES', 'DEFAULT_TIMEOUT_S', 'MIXED_PRECISION
            'sharded_predict', 'sharded_accuracy_per_size', 'sharded_scale_consistency', 'sharded_evaluate_model',
            'enable_mixed_precision', 'compile_model']
 
-# %% ../nbs/08_train_stl10.ipynb #8d40262b
+# %% ../nbs/08_train_stl10.ipynb #1e35b7fa
 import contextlib
 import hashlib
 import logging
@@ -35,7 +35,7 @@ from .spectral_conv import SpectralConv1x1, SpectralConv2dLocalized
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/08_train_stl10.ipynb #e08fd795
+# %% ../nbs/08_train_stl10.ipynb #8eae4587
 TORCHRUN_VARIABLES = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK')
 
 def torchrun_environment(environ: Optional[dict] = None, # variables to read (default: `os.environ`)
@@ -59,7 +59,7 @@ def torchrun_environment(environ: Optional[dict] = None, # variables to read (de
                          "need 0 <= RANK, LOCAL_RANK < WORLD_SIZE.")
     return dict(rank=rank, world_size=world_size, local_rank=local_rank)
 
-# %% ../nbs/08_train_stl10.ipynb #3396f877
+# %% ../nbs/08_train_stl10.ipynb #63c65536
 @dataclass(frozen=True)
 class DistributedContext:
     "Where this process stands in its job: rank, number of processes, device and communication backend."
@@ -85,7 +85,7 @@ class DistributedContext:
         if self.distributed:
             dist.barrier()
 
-# %% ../nbs/08_train_stl10.ipynb #e4719c9a
+# %% ../nbs/08_train_stl10.ipynb #886379df
 DEFAULT_TIMEOUT_S = 600
 
 def _requested_device(device) -> torch.device:
@@ -147,7 +147,7 @@ def distributed_session(device=None,                          # as in `init_dist
     finally:
         close_distributed(ctx)
 
-# %% ../nbs/08_train_stl10.ipynb #a368a543
+# %% ../nbs/08_train_stl10.ipynb #b63c76ad
 def epoch_seed(seed: int,  # the run's seed
                epoch: int, # the epoch (0-based)
                rank: int = 0, # the process's rank
@@ -210,7 +210,7 @@ class ShardedSizeGroupedBatchSampler(Sampler):
     def __len__(self):
         return self.steps
 
-# %% ../nbs/08_train_stl10.ipynb #4d8d9c74
+# %% ../nbs/08_train_stl10.ipynb #607c78fc
 class ShardedScaleLoader(DataLoader):
     "A `DataLoader` over one rank's share of a `ScaleDataset`: single-size batches from `ShardedSizeGroupedBatchSampler`."
     def __init__(self, dataset: ScaleDataset,  # the training set
@@ -237,7 +237,7 @@ class ShardedScaleLoader(DataLoader):
         if hasattr(self.batch_transform, 'set_epoch'):
             self.batch_transform.set_epoch(epoch)
 
-# %% ../nbs/08_train_stl10.ipynb #e0c0e1ea
+# %% ../nbs/08_train_stl10.ipynb #a4c74912
 def size_dependent_parameters(model: nn.Module, # any model built from this package's layers
                              ) -> list:
     "Names of the parameters that some input sizes leave without a gradient: the per-resolution norms of the scale-equivariant non-linearities."
@@ -245,7 +245,7 @@ def size_dependent_parameters(model: nn.Module, # any model built from this pack
             if isinstance(m, scaleEqNonlin) and m.norms is not None
             for key, _ in m.norms.named_parameters()]
 
-# %% ../nbs/08_train_stl10.ipynb #13a639b4
+# %% ../nbs/08_train_stl10.ipynb #5bac2cc4
 def wrap_model(model: nn.Module,                              # the model, already on `ctx.device`
                ctx: DistributedContext,                       # where this process stands
                sync_batchnorm: bool = True,                   # convert BatchNorm layers to SyncBatchNorm first
@@ -265,7 +265,7 @@ def unwrap_model(model: nn.Module, # a model, possibly inside DistributedDataPar
     "The model inside `DistributedDataParallel` (or `model` itself)."
     return model.module if isinstance(model, DistributedDataParallel) else model
 
-# %% ../nbs/08_train_stl10.ipynb #7ddedc69
+# %% ../nbs/08_train_stl10.ipynb #71b23b4f
 def convert_sync_batchnorm(model: nn.Module,  # the model to convert (changed in place)
                            device=None,       # the device it trains on (SyncBatchNorm needs CUDA)
                           ) -> nn.Module:
@@ -284,7 +284,7 @@ def convert_sync_batchnorm(model: nn.Module,  # the model to convert (changed in
                          "train on GPUs, or pass sync_batchnorm=False to keep per-process statistics on CPU.")
     return nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
-# %% ../nbs/08_train_stl10.ipynb #e2908ed0
+# %% ../nbs/08_train_stl10.ipynb #043886c5
 def all_reduce_sum(values: Sequence[float],    # numbers of this process
                    ctx: DistributedContext,    # where this process stands
                   ) -> list:
@@ -295,13 +295,17 @@ def all_reduce_sum(values: Sequence[float],    # numbers of this process
     dist.all_reduce(t)
     return t.tolist()
 
-# %% ../nbs/08_train_stl10.ipynb #df1219b6
+# %% ../nbs/08_train_stl10.ipynb #3b8d0639
 def parameter_digest(model: nn.Module, # the model (or its DistributedDataParallel wrapper)
                     ) -> str:
-    "SHA-256 of the bytes of every parameter and buffer, in state-dict order: equal digests mean bitwise-equal models."
+    "SHA-256 of the state dict (the bytes of every parameter and buffer, the layers' stored settings), in order: equal digests mean bitwise-equal models."
     h = hashlib.sha256()
     for k, v in unwrap_model(model).state_dict().items():
-        h.update(k.encode()); h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        h.update(k.encode())
+        if isinstance(v, torch.Tensor):
+            h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        else:                                           # a layer's stored settings (plain data)
+            h.update(repr(v).encode())
     return h.hexdigest()
 
 def check_replicas(model: nn.Module,        # the model each process trained
@@ -318,7 +322,7 @@ def check_replicas(model: nn.Module,        # the model each process trained
                            "synchronisation failed, so this run cannot be trusted.")
     return digests
 
-# %% ../nbs/08_train_stl10.ipynb #9a6c18d9
+# %% ../nbs/08_train_stl10.ipynb #ebc7ae0c
 @torch.no_grad()
 def sharded_predict(model: ScaleClassifier,   # the classifier (not wrapped)
                     images: Sequence[torch.Tensor], # image batches `(n_i, C, s_i, s_i)`, one size each
@@ -338,7 +342,7 @@ def sharded_predict(model: ScaleClassifier,   # the classifier (not wrapped)
     return [torch.cat([mine[(i, j)] for j in range(0, len(x), batch_size)]) if len(x) else
             torch.zeros(0, dtype=torch.int64) for i, x in enumerate(images)]
 
-# %% ../nbs/08_train_stl10.ipynb #4fa80ef9
+# %% ../nbs/08_train_stl10.ipynb #4589c5a9
 def sharded_accuracy_per_size(model: ScaleClassifier, # the classifier (not wrapped)
                               data: ScaleDataset,     # the evaluation set
                               ctx: DistributedContext, # where this process stands
@@ -378,7 +382,7 @@ def sharded_evaluate_model(model: ScaleClassifier,     # the classifier (not wra
     metrics['equivariance'] = layer_equivariance(model, x, sizes) if sizes else None
     return metrics
 
-# %% ../nbs/08_train_stl10.ipynb #733c3acc
+# %% ../nbs/08_train_stl10.ipynb #181822ce
 MIXED_PRECISION_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 class _Autocast:
@@ -411,7 +415,7 @@ def enable_mixed_precision(model: nn.Module,          # the model (changed in pl
             names.append(name)
     return names
 
-# %% ../nbs/08_train_stl10.ipynb #2bec580d
+# %% ../nbs/08_train_stl10.ipynb #bea2660c
 EAGER_TYPES = (SpectralConv2dLocalized, SpectralConv1x1, scaleEqNonlin)
 
 def compile_model(model: nn.Module, # the model (its real-valued parts are compiled in place)

@@ -14,7 +14,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .downscale import band_edge, crop_spectrum, ideal_downscale1d, pad_spectrum, upscale_spectrum
+from .models import ComplexWeightsMixin, NoTorchScriptMixin, StoredSettingsMixin
 from .spectral_conv import dirichlet_matrix
+from .validation import one_of, positive_int
 
 # %% ../nbs/09_one_d.ipynb #87aaee70
 def _check_spectrum1d(X, channels: Optional[int], layer: str) -> None:
@@ -30,13 +32,13 @@ def _check_spectrum1d(X, channels: Optional[int], layer: str) -> None:
         raise ValueError(f"{layer} expects {channels} input channels, got {X.shape[1]} (shape {tuple(X.shape)}).")
 
 def _check_complex_dtype(dtype, layer: str) -> None:
-    if not dtype.is_complex:
-        raise TypeError(f"{layer} holds complex weights; pass dtype=torch.cfloat or torch.cdouble, got {dtype}.")
+    if dtype not in (torch.complex64, torch.complex128):
+        raise TypeError(f"{layer} holds complex weights; pass dtype=torch.cfloat or torch.cdouble, got {dtype}"
+                        + (" (half precision is not supported)." if dtype == torch.complex32 else "."))
 
 def _check_channels(**channels) -> None:
     for name, c in channels.items():
-        if not isinstance(c, int) or isinstance(c, bool) or c < 1:
-            raise ValueError(f"`{name}` must be a positive int, got {c!r}.")
+        positive_int(c, name)
 
 # %% ../nbs/09_one_d.ipynb #3d5ecf31
 class SpectralConv1dLocalized(nn.Module):
@@ -97,13 +99,10 @@ class ScaleEqNonlin1d(nn.Module):
         super().__init__()
         if not callable(non_lin):
             raise TypeError(f"`non_lin` must be a callable such as torch.sigmoid or nn.GELU(), got {type(non_lin).__name__}.")
-        for name, v in (('base_res', base_res), ('increment', increment)):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"`{name}` must be a positive int, got {v!r}.")
-        if max_res is not None and (not isinstance(max_res, int) or max_res < base_res):
+        positive_int(base_res, 'base_res'), positive_int(increment, 'increment')
+        if max_res is not None and positive_int(max_res, 'max_res') < base_res:
             raise ValueError(f"`max_res` must be an int >= base_res={base_res}, got {max_res!r}.")
-        if normalization not in (None, 'instance'):
-            raise ValueError(f"`normalization` must be None or 'instance', got {normalization!r}.")
+        one_of(normalization, 'normalization', (None, 'instance'))
         if normalization == 'instance' and (channels is None or max_res is None):
             raise ValueError("normalization='instance' keeps one InstanceNorm1d per length: pass `channels` and `max_res`.")
         if channels is not None:
@@ -182,14 +181,29 @@ def harmonic_signals(n: int, length: int = 64, generator: Optional[torch.Generat
     return x[:, None].to(device=device, dtype=dtype), labels.to(device)
 
 # %% ../nbs/09_one_d.ipynb #6564ff8e
-class ScaleEqNet1d(nn.Module):
+class ScaleEqNet1d(NoTorchScriptMixin, StoredSettingsMixin, ComplexWeightsMixin, nn.Module):
     "Scale-equivariant 1D classifier: lift, `depth` × [localized conv + 1×1 mixer → `ScaleEqNonlin1d`], mean and mean square per channel, linear head."
-    def __init__(self, n_classes: int, width: int = 12, depth: int = 2, global_modes: int = 64, local_modes: int = 5,
-                 base_res: int = 16, increment: int = 1, non_lin: Callable[[torch.Tensor], torch.Tensor] = F.gelu,
-                 normalization: Optional[str] = None, max_res: Optional[int] = None, device=None, dtype=torch.cfloat):
+    def __init__(self,
+                 n_classes: int,  # number of classes (logits per signal)
+                 width: int = 12,  # channels of every block
+                 depth: int = 2,  # number of blocks
+                 global_modes: int = 64,  # G: frequencies the localized convolutions act on
+                 local_modes: int = 5,  # K: the kernel spans K samples at length G
+                 base_res: int = 16,  # b: smallest length the non-linearities visit, and the shortest input
+                 increment: int = 1,  # I: step between the visited lengths
+                 non_lin: Callable[[torch.Tensor], torch.Tensor] = F.gelu,  # pointwise σ
+                 normalization: Optional[str] = None,  # None or 'instance' (one InstanceNorm1d per length; needs max_res)
+                 max_res: Optional[int] = None,  # longest input (required with normalization)
+                 device=None,  # where the parameters live
+                 dtype=torch.cfloat,  # complex dtype of the weights, torch.cfloat or torch.cdouble
+                ):
         super().__init__()
         _check_complex_dtype(dtype, 'ScaleEqNet1d')
         _check_channels(n_classes=n_classes, width=width, depth=depth)
+        self.settings = dict(n_classes=n_classes, width=width, depth=depth, global_modes=global_modes,
+                             local_modes=local_modes, base_res=base_res, increment=increment,
+                             non_lin=getattr(non_lin, '__name__', type(non_lin).__name__),
+                             normalization=normalization, max_res=max_res)
         self.lift = ComplexMixer1d(1, width, device=device, dtype=dtype)
         self.convs = nn.ModuleList([SpectralConv1dLocalized(width, width, global_modes, local_modes, device, dtype)
                                     for _ in range(depth)])
@@ -198,23 +212,39 @@ class ScaleEqNet1d(nn.Module):
                                                       device, dtype) for _ in range(depth)])
         self.head = nn.Linear(2 * width, n_classes, device=device, dtype=dtype.to_real())
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        "Spectrum (B, width, N) of the last block's output for real signals `x` (B, 1, N)."
+    def function_settings(self) -> dict:
+        "The constructor settings (σ by name), stored in the state dict and checked on load."
+        return dict(self.settings)
+
+    def features(self, x: torch.Tensor,  # real signals (B, 1, N)
+                ) -> torch.Tensor:
+        "Spectrum (B, width, N) of the last block's output for real signals `x` (B, 1, N); empty for an empty batch."
+        self.refuse_tracing()
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
             raise TypeError("ScaleEqNet1d expects real signals (B, 1, N), not spectra, got "
                             f"{x.dtype if isinstance(x, torch.Tensor) else type(x).__name__}; pass the signal itself.")
         if x.ndim != 3 or x.shape[1] != 1:
             raise ValueError(f"ScaleEqNet1d expects real signals of shape (B, 1, N), got shape {tuple(x.shape)}.")
+        if x.dtype != self.head.weight.dtype:
+            raise TypeError(f"ScaleEqNet1d computes in {self.head.weight.dtype}, got signals of {x.dtype}; "
+                            f"use x.to({self.head.weight.dtype}).")
+        if x.shape[0] == 0:
+            return torch.zeros(0, self.head.in_features // 2, x.shape[-1], device=x.device, dtype=self.lift.weight.dtype)
         X = self.lift(torch.fft.fft(x, norm='forward'))
         for conv, mixer, nonlin in zip(self.convs, self.mixers, self.nonlins):
             X = nonlin(conv(X) + mixer(X))
         return X
 
-    def pool(self, Y: torch.Tensor) -> torch.Tensor:
+    def pool(self, Y: torch.Tensor,  # spectra (B, width, N)
+            ) -> torch.Tensor:
         "Mean and mean square over positions of the real features of the spectrum `Y`: (B, 2·width)."
         y = torch.fft.ifft(Y, norm='forward').real
         return torch.cat([y.mean(-1), y.pow(2).mean(-1)], dim=-1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        "Logits (B, n_classes) for real signals `x` (B, 1, N) of any length N >= base_res."
-        return self.head(self.pool(self.features(x)))
+    def forward(self, x: torch.Tensor,  # real signals (B, 1, N)
+               ) -> torch.Tensor:
+        "Logits (B, n_classes) for real signals `x` (B, 1, N) of any length N >= base_res; (0, n_classes) for an empty batch."
+        Y = self.features(x)
+        if Y.shape[0] == 0:
+            return x.new_zeros(0, self.head.out_features)
+        return self.head(self.pool(Y))

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state, write_report
+from .checkpoint import (CHECKPOINT_NAME, RunFolder, check_output_dir, load_checkpoint, rng_state,
+                                    save_checkpoint, set_rng_state, write_report)
 from .config import DATASET_DEFAULTS, MODEL_NAMES, TrainConfig, task_of
 from .data import DataSplits, ScaleDataset, get_dataset
 from .distributed import (DistributedContext, ShardedScaleLoader, all_reduce_sum, check_replicas,
@@ -42,7 +43,7 @@ logger = logging.getLogger(__name__)
 # %% ../nbs/07_train_mnist.ipynb #39f62528
 def load_data(cfg: TrainConfig) -> DataSplits:
     "The train / val / test sets of a resolved run configuration."
-    kw = dict(val_size=cfg.val_size, test_size=cfg.test_size, sizes=cfg.sizes)
+    kw = dict(val_size=cfg.val_size, test_size=cfg.test_size, sizes=cfg.sizes, download=cfg.download)
     if cfg.dataset == 'synthetic':
         kw['num_classes'] = cfg.num_classes
     if cfg.augment:
@@ -139,7 +140,7 @@ def _check_resume(saved: TrainConfig, cfg: TrainConfig, done: int) -> TrainConfi
     return saved
 
 def _prepare_model(model: ScaleClassifier, cfg: TrainConfig, ctx: DistributedContext):
-    "Mixed precision and compilation as `cfg` asks, then the DistributedDataParallel wrapper when there are several processes."
+    "Mixed precision and compilation as `cfg` asks, then the DistributedDataParallel wrapper under torchrun."
     if cfg.amp:
         enable_mixed_precision(model)
     if cfg.compile:
@@ -168,6 +169,7 @@ def _train(cfg, out, resume, ctx, data, step_hook, progress, deterministic) -> d
         start, history = state['epoch'], state['history']
     elif out is not None and (out / CHECKPOINT_NAME).exists() and ctx.is_main:
         logger.warning('%s already holds a checkpoint; starting a new run over it (resume=True continues it).', out)
+    run = RunFolder(out, 'train', cfg, state) if out is not None and ctx.is_main else None  # rank 0 locks `out`
     previous = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
     try:
@@ -206,8 +208,8 @@ def _train(cfg, out, resume, ctx, data, step_hook, progress, deterministic) -> d
             history.append(row)
             log('epoch %d/%d: loss %.4f, val accuracy %.4f, val scale consistency %.4f (%.1f s)', epoch + 1,
                 cfg.epochs, row['loss'], row['val_accuracy'], row['val_scale_consistency'], row['seconds'])
-            if out is not None and ctx.is_main:
-                save_checkpoint(out / CHECKPOINT_NAME, format=1, epoch=epoch + 1, train_config=cfg.to_dict(),
+            if run is not None:
+                run.save_epoch(epoch=epoch + 1, train_config=cfg.to_dict(),
                                 model_config=mcfg, model=model.state_dict(), optimizer=optimizer.state_dict(),
                                 scheduler=scheduler.state_dict(), rng=rng_state(), history=history)
         test = sharded_evaluate_model(model, data.test, reference_model(cfg, data), ctx, cfg.equivariance_samples)
@@ -216,16 +218,20 @@ def _train(cfg, out, resume, ctx, data, step_hook, progress, deterministic) -> d
         if ctx.distributed:               # the replicas must have stayed bitwise equal; say so in the record
             metrics['processes'] = dict(world_size=ctx.world_size, backend=ctx.backend,
                                         parameter_digests=check_replicas(model, ctx))
+        if run is not None:
+            run.write_report(metrics)
     finally:
         torch.use_deterministic_algorithms(previous)
-    if out is not None and ctx.is_main:
-        write_report(metrics, out)
+        if run is not None:
+            run.close()
     return metrics
 
 # %% ../nbs/07_train_mnist.ipynb #f094dd22
 def evaluate(checkpoint, data_dir=None, device=None, data: Optional[DataSplits] = None, out=None) -> dict:
     "Test metrics of the model in `checkpoint` (a file or a run folder); with `out`, also written to `out/evaluation.json`."
     state = load_checkpoint(checkpoint)
+    if out is not None:
+        check_output_dir(out)
     cfg = TrainConfig.from_dict(state['train_config'])
     if data_dir is not None:
         cfg.data_dir = str(data_dir)
@@ -237,7 +243,8 @@ def evaluate(checkpoint, data_dir=None, device=None, data: Optional[DataSplits] 
                    parameters=count_parameters(model),
                    test=evaluate_model(model, data.test, reference_model(cfg, data), cfg.equivariance_samples))
     if out is not None:
-        write_report(metrics, out, 'evaluation.json')
+        with RunFolder(out, 'evaluate', state=state) as run:
+            run.write_report(metrics, 'evaluation.json')
     return metrics
 
 # %% ../nbs/07_train_mnist.ipynb #247c95c5

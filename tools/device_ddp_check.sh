@@ -83,12 +83,13 @@ if [ "$mode" = cuda ]; then
   run 1 cuda-fp32 --device cuda
   run 1 cuda-amp --device cuda --amp
   run 1 cuda-compile --device cuda --compile
+  run 1 cuda-nofind --device cuda --find-unused 0
   python - "$records" <<'PY'
 import json, pathlib, sys
 r = {p.stem: json.loads(p.read_text()) for p in pathlib.Path(sys.argv[1]).glob('*.json')}
 ok = (r['cuda-fp32']['relative_difference_eval'] == 0 and r['cuda-amp']['relative_difference_eval'] == 0
       and r['cuda-amp']['relative_difference_train'] < 5e-2 and r['cuda-compile']['relative_difference_eval'] < 1e-5)
-for k in ("cuda-amp", "cuda-compile"):
+for k in ("cuda-amp", "cuda-compile", "cuda-nofind"):
     print(f"{k}: step time {r[k]['median_step_s'] / r['cuda-fp32']['median_step_s']:.2f} x float32 eager")
 print('agreement within tolerance (amp train 5e-2, eval exact; compile 1e-5):', ok)
 sys.exit(0 if ok else 1)
@@ -102,8 +103,10 @@ if [ -n "$out" ]; then
   python - "$records" "$out" <<'PY'
 import json, pathlib, platform, sys, torch
 runs = [json.loads(p.read_text()) for p in sorted(pathlib.Path(sys.argv[1]).glob('*.json'))]
-machine = (f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch thread(s) per process, "
-           f"PyTorch {torch.__version__}")
+import os
+gpu = f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ''
+machine = (f"{platform.machine()}, {os.cpu_count()} CPU cores{gpu}, load average {os.getloadavg()[0]:.1f} at the end, "
+           f"one thread per process, PyTorch {torch.__version__}")
 pathlib.Path(sys.argv[2]).write_text(json.dumps(dict(machine=machine, runs=runs), indent=1))
 PY
 fi
