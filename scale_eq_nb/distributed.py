@@ -10,7 +10,7 @@ __all__ = ['logger', 'TORCHRUN_VARIABLES', 'DEFAULT_TIMEOUT_S', 'MIXED_PRECISION
            'sharded_predict', 'sharded_accuracy_per_size', 'sharded_scale_consistency', 'sharded_evaluate_model',
            'enable_mixed_precision', 'compile_model']
 
-# %% ../nbs/08_train_stl10.ipynb #ba0b6ddb
+# %% ../nbs/08_train_stl10.ipynb #098a90a2
 import contextlib
 import hashlib
 import logging
@@ -35,7 +35,7 @@ from .spectral_conv import SpectralConv1x1, SpectralConv2dLocalized
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/08_train_stl10.ipynb #d1f7cce2
+# %% ../nbs/08_train_stl10.ipynb #8e1e37d5
 TORCHRUN_VARIABLES = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK')
 
 def torchrun_environment(environ: Optional[dict] = None, # variables to read (default: `os.environ`)
@@ -59,7 +59,7 @@ def torchrun_environment(environ: Optional[dict] = None, # variables to read (de
                          "need 0 <= RANK, LOCAL_RANK < WORLD_SIZE.")
     return dict(rank=rank, world_size=world_size, local_rank=local_rank)
 
-# %% ../nbs/08_train_stl10.ipynb #3158ffa8
+# %% ../nbs/08_train_stl10.ipynb #5883ab38
 @dataclass(frozen=True)
 class DistributedContext:
     "Where this process stands in its job: rank, number of processes, device and communication backend."
@@ -85,7 +85,7 @@ class DistributedContext:
         if self.distributed:
             dist.barrier()
 
-# %% ../nbs/08_train_stl10.ipynb #6014b7d6
+# %% ../nbs/08_train_stl10.ipynb #9a63066c
 DEFAULT_TIMEOUT_S = 600
 
 def _requested_device(device) -> torch.device:
@@ -147,7 +147,7 @@ def distributed_session(device=None,                          # as in `init_dist
     finally:
         close_distributed(ctx)
 
-# %% ../nbs/08_train_stl10.ipynb #de79bf1d
+# %% ../nbs/08_train_stl10.ipynb #f23152d9
 def epoch_seed(seed: int,  # the run's seed
                epoch: int, # the epoch (0-based)
                rank: int = 0, # the process's rank
@@ -210,7 +210,7 @@ class ShardedSizeGroupedBatchSampler(Sampler):
     def __len__(self):
         return self.steps
 
-# %% ../nbs/08_train_stl10.ipynb #0b5ee151
+# %% ../nbs/08_train_stl10.ipynb #25c7caa3
 class ShardedScaleLoader(DataLoader):
     "A `DataLoader` over one rank's share of a `ScaleDataset`: single-size batches from `ShardedSizeGroupedBatchSampler`."
     def __init__(self, dataset: ScaleDataset,  # the training set
@@ -237,7 +237,7 @@ class ShardedScaleLoader(DataLoader):
         if hasattr(self.batch_transform, 'set_epoch'):
             self.batch_transform.set_epoch(epoch)
 
-# %% ../nbs/08_train_stl10.ipynb #eb064d1c
+# %% ../nbs/08_train_stl10.ipynb #67fbb94e
 def size_dependent_parameters(model: nn.Module, # any model built from this package's layers
                              ) -> list:
     "Names of the parameters that some input sizes leave without a gradient: the per-resolution norms of the scale-equivariant non-linearities."
@@ -245,7 +245,7 @@ def size_dependent_parameters(model: nn.Module, # any model built from this pack
             if isinstance(m, scaleEqNonlin) and m.norms is not None
             for key, _ in m.norms.named_parameters()]
 
-# %% ../nbs/08_train_stl10.ipynb #81462ca6
+# %% ../nbs/08_train_stl10.ipynb #7c3a1ee3
 def wrap_model(model: nn.Module,                              # the model, already on `ctx.device`
                ctx: DistributedContext,                       # where this process stands
                sync_batchnorm: bool = True,                   # convert BatchNorm layers to SyncBatchNorm first
@@ -265,7 +265,7 @@ def unwrap_model(model: nn.Module, # a model, possibly inside DistributedDataPar
     "The model inside `DistributedDataParallel` (or `model` itself)."
     return model.module if isinstance(model, DistributedDataParallel) else model
 
-# %% ../nbs/08_train_stl10.ipynb #ea0d3d96
+# %% ../nbs/08_train_stl10.ipynb #94211bfe
 def convert_sync_batchnorm(model: nn.Module,  # the model to convert (changed in place)
                            device=None,       # the device it trains on (SyncBatchNorm needs CUDA)
                           ) -> nn.Module:
@@ -284,7 +284,7 @@ def convert_sync_batchnorm(model: nn.Module,  # the model to convert (changed in
                          "train on GPUs, or pass sync_batchnorm=False to keep per-process statistics on CPU.")
     return nn.SyncBatchNorm.convert_sync_batchnorm(model)
 
-# %% ../nbs/08_train_stl10.ipynb #ae2e09a7
+# %% ../nbs/08_train_stl10.ipynb #4cac4884
 def all_reduce_sum(values: Sequence[float],    # numbers of this process
                    ctx: DistributedContext,    # where this process stands
                   ) -> list:
@@ -295,7 +295,7 @@ def all_reduce_sum(values: Sequence[float],    # numbers of this process
     dist.all_reduce(t)
     return t.tolist()
 
-# %% ../nbs/08_train_stl10.ipynb #559d77c5
+# %% ../nbs/08_train_stl10.ipynb #2470703d
 def parameter_digest(model: nn.Module, # the model (or its DistributedDataParallel wrapper)
                     ) -> str:
     "SHA-256 of the state dict (the bytes of every parameter and buffer, the layers' stored settings), in order: equal digests mean bitwise-equal models."
@@ -322,7 +322,7 @@ def check_replicas(model: nn.Module,        # the model each process trained
                            "synchronisation failed, so this run cannot be trusted.")
     return digests
 
-# %% ../nbs/08_train_stl10.ipynb #e21ce5ab
+# %% ../nbs/08_train_stl10.ipynb #a6ca4c19
 @torch.no_grad()
 def sharded_predict(model: ScaleClassifier,   # the classifier (not wrapped)
                     images: Sequence[torch.Tensor], # image batches `(n_i, C, s_i, s_i)`, one size each
@@ -342,7 +342,7 @@ def sharded_predict(model: ScaleClassifier,   # the classifier (not wrapped)
     return [torch.cat([mine[(i, j)] for j in range(0, len(x), batch_size)]) if len(x) else
             torch.zeros(0, dtype=torch.int64) for i, x in enumerate(images)]
 
-# %% ../nbs/08_train_stl10.ipynb #13b04d16
+# %% ../nbs/08_train_stl10.ipynb #d3346fbd
 def sharded_accuracy_per_size(model: ScaleClassifier, # the classifier (not wrapped)
                               data: ScaleDataset,     # the evaluation set
                               ctx: DistributedContext, # where this process stands
@@ -382,7 +382,7 @@ def sharded_evaluate_model(model: ScaleClassifier,     # the classifier (not wra
     metrics['equivariance'] = layer_equivariance(model, x, sizes) if sizes else None
     return metrics
 
-# %% ../nbs/08_train_stl10.ipynb #d15d3f56
+# %% ../nbs/08_train_stl10.ipynb #021e52d1
 MIXED_PRECISION_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
 class _Autocast:
@@ -415,7 +415,7 @@ def enable_mixed_precision(model: nn.Module,          # the model (changed in pl
             names.append(name)
     return names
 
-# %% ../nbs/08_train_stl10.ipynb #0f7e5c83
+# %% ../nbs/08_train_stl10.ipynb #a4ea0cc4
 EAGER_TYPES = (SpectralConv2dLocalized, SpectralConv1x1, scaleEqNonlin)
 
 def compile_model(model: nn.Module, # the model (its real-valued parts are compiled in place)
