@@ -22,6 +22,7 @@ import shutil
 import socket
 import tempfile
 import uuid
+import warnings
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -150,7 +151,10 @@ def _unreadable(path: Path, err: Exception) -> CheckpointError:
         return CheckpointError(f"{path} was refused: it contains {what}, which the safe loader does not run. A "
                                "checkpoint of scale_eq_nb holds only tensors and plain data, so this file was not "
                                "written by it or was altered; do not load it, and use a checkpoint from a trusted run.")
-    reason = re.split(r'(?<=[.:]) ', text, maxsplit=1)[0][:100] or type(err).__name__
+    with open(path, 'rb') as f:
+        zipped = f.read(2) == b'PK'
+    reason = (re.split(r'(?<=\.) ', text, maxsplit=1)[0].rstrip('.')[:100] if zipped and text else
+              'not a PyTorch zip archive' if not zipped else type(err).__name__)
     return CheckpointError(f"{path} is truncated or corrupt ({size:,} bytes; {reason}); use best.pt of the same "
                            "folder or a copy of the file, or train again.")
 
@@ -163,12 +167,19 @@ def _check_model_fits(path: Path, state: dict) -> None:
                               "written by another version or edited.") from None
     weights = state['model']
     missing, unexpected = sorted(set(expected) - set(weights)), sorted(set(weights) - set(expected))
-    wrong = [k for k, v in expected.items() if k in weights and isinstance(v, torch.Tensor)   # extra states (layer
-             and tuple(getattr(weights[k], 'shape', ())) != tuple(v.shape)]                  # settings) are plain data
+    def differs(saved, built):                 # tensors by shape; stored layer settings (extra state) by value
+        if isinstance(built, torch.Tensor):
+            return not isinstance(saved, torch.Tensor) or tuple(saved.shape) != tuple(built.shape)
+        return saved != built
+    wrong = [k for k in expected if k in weights and differs(weights[k], expected[k])]
     if missing or unexpected or wrong:
-        example = (f"'{wrong[0]}' has shape {tuple(weights[wrong[0]].shape)} where the configuration needs "
-                   f"{tuple(expected[wrong[0]].shape)}" if wrong else
-                   f"'{(missing or unexpected)[0]}' is {'missing' if missing else 'not part of the model'}")
+        if wrong and isinstance(expected[wrong[0]], torch.Tensor):
+            example = (f"'{wrong[0]}' has shape {tuple(getattr(weights[wrong[0]], 'shape', ()))} where the "
+                       f"configuration needs {tuple(expected[wrong[0]].shape)}")
+        elif wrong:
+            example = f"the layer settings stored in '{wrong[0]}' differ from those the configuration builds"
+        else:
+            example = f"'{(missing or unexpected)[0]}' is {'missing' if missing else 'not part of the model'}"
         raise CheckpointError(f"{path} holds weights of another model or configuration than its settings describe "
                               f"({state['model_config'].get('arch')!r}, widths {state['model_config'].get('widths')}): "
                               f"{example}; {len(missing)} missing, {len(unexpected)} unexpected, {len(wrong)} "
@@ -192,14 +203,16 @@ def load_checkpoint(path,                # a checkpoint file, or a run folder ho
     with open(path, 'rb') as f:
         is_zip_start = f.read(2) == b'PK'
     if is_zip_start and not zipfile.is_zipfile(path):
-        raise _unreadable(path, ValueError('the zip archive has no directory: the end of the file is missing.'))
+        raise _unreadable(path, ValueError('the end of the file is missing (the zip archive has no directory).'))
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():                   # torch's notes on foreign pickles; the errors below say it all
+            warnings.simplefilter('ignore')
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:
         raise _unreadable(path, err) from None
     if not isinstance(state, dict) or 'train_config' not in state:
         tensors = isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) or str(k).endswith('_extra_state')
-                                                            for k, v in state.items())
+                                                           for k, v in state.items())
         what = (f"a bare state_dict of {len(state)} entries" if tensors else
                 f"a dictionary with keys {sorted(map(str, state))[:6]}" if isinstance(state, dict) else
                 f"a {type(state).__name__}")
@@ -214,7 +227,7 @@ def load_checkpoint(path,                # a checkpoint file, or a run folder ho
         raise CheckpointError(f"{path} lacks {', '.join(missing)}; it was written by another program or edited. "
                               "Use the checkpoint the run wrote itself.")
     if 'digest' in state and state['digest'] != state_digest(state):
-        raise _unreadable(path, ValueError('its content does not match its digest: bytes changed on disk or in transfer.'))
+        raise _unreadable(path, ValueError('its content does not match its digest: bytes changed on disk or in transfer'))
     try:
         TrainConfig.from_dict(state['train_config']).resolved()
     except (TypeError, ValueError) as err:
@@ -305,7 +318,8 @@ class RunFolder:
                  cfg: Optional[TrainConfig] = None,   # a training run's resolved settings, written to config.json
                  state: Optional[dict] = None,        # the checkpoint a resumed run continues (keeps its run id)
                 ):
-        self.path, self.command, self._fd = check_output_dir(path), command, None
+        self._fd = None
+        self.path, self.command = check_output_dir(path), command
         self._lock()
         self.run_id = (state or {}).get('run_id') or uuid.uuid4().hex[:12]
         if cfg is not None:
@@ -392,8 +406,8 @@ class RunFolder:
     def __exit__(self, *exc):
         self.close()
 
-    def __del__(self):
-        self._release_fd()
+    def __del__(self):                            # dropped without close(), e.g. interrupted before its `try`
+        self.close()
 
 # %% ../nbs/15_checkpoint.ipynb #c39cef3c
 def write_history_csv(history: list,  # the per-epoch rows of a run (dicts; `val_per_size` becomes one column per size)

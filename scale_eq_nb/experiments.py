@@ -7,23 +7,22 @@ __all__ = ['logger', 'PRESETS', 'RECORD_FIELDS', 'TEST_FIELDS', 'RECORD_SCHEMA_V
            'MODEL_LABELS', 'Preset', 'SweepData', 'mnist_test_present', 'sweep_images', 'sweep_data', 'training_split',
            'predictions_at_sizes', 'evaluate_at_all_sizes', 'RunSpec', 'plan_runs', 'run_config', 'validate_record',
            'comparable', 'record_differences', 'TimeBudgetExceeded', 'json_ready', 'write_json', 'device_name',
-           'library_versions', 'run_one', 'cached_sweep_data', 'execute_run', 'init_worker', 'run_sweep',
+           'library_versions', 'run_one', 'reproduce', 'cached_sweep_data', 'execute_run', 'init_worker', 'run_sweep',
            'load_records', 'mean_std', 'summarize', 'paired_comparison', 'percent', 'summary_markdown',
            'paired_markdown', 'plot_accuracy_vs_train_size', 'plot_accuracy_per_input_size', 'write_summary',
-           'build_parser', 'run_state', 'main']
+           'per_size_wins', 'targets', 'targets_markdown', 'build_parser', 'run_state', 'main']
 
-# %% ../nbs/11_experiments.ipynb #ff57006c
+# %% ../nbs/11_experiments.ipynb #2564ac8e
 import argparse
 import dataclasses
 import importlib
 import json
 import logging
-import math
 import os
 import platform
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
@@ -35,12 +34,15 @@ from .data import (MNIST_SCALE_MEAN, MNIST_SCALE_STD, CircularShift, DataNotFoun
                               ScaleDataset, assign_sizes, build_scale_dataset, find_mnist, load_mnist_splits,
                               render_shapes, resolve_data_dir, stratified_split)
 from .downscale import ideal_downscale
-from .models import build_model
-from .train import MODEL_NAMES, TrainConfig, load_checkpoint, predict, resolve_device, train
+from .checkpoint import CHECKPOINT_NAME, load_checkpoint
+from .config import MODEL_NAMES, TrainConfig
+from .metrics import equivariance_sizes, layer_equivariance, predict
+from .models import build_model, count_parameters
+from .train import reference_model, resolve_device, train
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/11_experiments.ipynb #6405b532
+# %% ../nbs/11_experiments.ipynb #009177c7
 @dataclass(frozen=True)
 class Preset:
     "A named recipe: `TrainConfig` settings, the data split and the default grid of a sweep."
@@ -72,7 +74,7 @@ PRESETS = {p.name: p for p in (
            description='a toy for tests (seconds); its numbers mean nothing'),
 )}
 
-# %% ../nbs/11_experiments.ipynb #d8b91cfc
+# %% ../nbs/11_experiments.ipynb #783e71cf
 @dataclass
 class SweepData:
     "The fixed data of a sweep: the splits (training pool, validation, test) and the test digits at full size."
@@ -104,9 +106,15 @@ def sweep_images(source: str = 'mnist', data_dir=None, count: int = 10000, seed:
         return render_shapes(labels, seed)[0], labels, 1.0, 0.0, 1.0
     raise ValueError(f"Unknown data source {source!r}; use 'mnist' (the real digits) or 'synthetic'.")
 
-# %% ../nbs/11_experiments.ipynb #6c04aa17
-def sweep_data(source: str = 'mnist', data_dir=None, pool_size: int = 5000, val_size: int = 1000,
-               test_size: int = 4000, sizes: Sequence[int] = range(8, 29), data_seed: int = 0) -> SweepData:
+# %% ../nbs/11_experiments.ipynb #f6829a70
+def sweep_data(source: str = 'mnist',              # 'mnist' (the real test digits) or 'synthetic' (shapes)
+               data_dir=None,                      # data folder (default: the resolver's, $SCALE_EQ_NB_DATA)
+               pool_size: int = 5000,              # training pool; runs take its first n images
+               val_size: int = 1000,               # validation images
+               test_size: int = 4000,              # test images
+               sizes: Sequence[int] = range(8, 29),  # input sizes, one per image, each equally often
+               data_seed: int = 0,                 # seed of the split and of the size assignment
+              ) -> SweepData:
     "Split the pool once (stratified, seeded by `data_seed`) into training pool / validation / test, one size per image."
     counts = (int(pool_size), int(val_size), int(test_size))
     sizes = sorted(int(s) for s in sizes)
@@ -132,8 +140,12 @@ def sweep_data(source: str = 'mnist', data_dir=None, pool_size: int = 5000, val_
     return SweepData(splits, parts[0], (full - mean) / std, torch.cat([test.labels[s] for s in test.sizes]),
                      torch.cat([torch.full((len(test.labels[s]),), s) for s in test.sizes]), info)
 
-# %% ../nbs/11_experiments.ipynb #a1fcdb24
-def training_split(data: SweepData, train_size: int, augment: bool = False, seed: int = 0) -> DataSplits:
+# %% ../nbs/11_experiments.ipynb #77762643
+def training_split(data: SweepData,   # the sweep's fixed data
+                   train_size: int,   # training images: the first `train_size` of the pool
+                   augment: bool = False,  # attach the circular-shift augmentation to the training set
+                   seed: int = 0,     # seed of the augmentation
+                  ) -> DataSplits:
     "The splits of one run: the first `train_size` images of the training pool (nested), the common validation and test sets."
     pool = data.splits.train
     if not 1 <= train_size <= len(pool):
@@ -151,15 +163,22 @@ def training_split(data: SweepData, train_size: int, augment: bool = False, seed
                              batch_transform=CircularShift(seed=seed) if augment else None)
     return DataSplits(train_set, data.splits.val, data.splits.test)
 
-# %% ../nbs/11_experiments.ipynb #d38e9d4c
+# %% ../nbs/11_experiments.ipynb #eb0cc389
 @torch.no_grad()
-def predictions_at_sizes(model, images: torch.Tensor, sizes: Sequence[int], batch_size: int = 500) -> torch.Tensor:
+def predictions_at_sizes(model,                 # a classifier of this package
+                         images: torch.Tensor,  # (n, C, N, N) images at the top size
+                         sizes: Sequence[int],  # sizes to downscale to (ideally) and classify at
+                         batch_size: int = 500,  # images per forward pass
+                        ) -> torch.Tensor:
     "Predicted classes `(len(sizes), n)` of `images` (n, C, N, N) ideally downscaled to each of `sizes`."
     dtype = images.dtype if images.dtype != torch.float64 else torch.float32
     return torch.stack([predict(model, ideal_downscale(images.to(torch.float64), s).to(dtype), batch_size)
                         for s in sizes])
 
-def evaluate_at_all_sizes(model, data: SweepData, batch_size: int = 500) -> dict:
+def evaluate_at_all_sizes(model,              # a classifier of this package
+                          data: SweepData,    # the sweep's data (its full-size test digits are used)
+                          batch_size: int = 500,  # images per forward pass
+                         ) -> dict:
     "Protocol accuracy, accuracy per size and scale consistency of `model` on every test image of `data` at every size."
     sizes = data.info['sizes']
     preds = predictions_at_sizes(model, data.test_images, sizes, batch_size)
@@ -173,7 +192,7 @@ def evaluate_at_all_sizes(model, data: SweepData, batch_size: int = 500) -> dict
                 agreement_with_top={s: (p == preds[-1]).double().mean().item() for s, p in zip(sizes, preds)},
                 images=len(row), sizes=list(sizes))
 
-# %% ../nbs/11_experiments.ipynb #c134a2ea
+# %% ../nbs/11_experiments.ipynb #d2bdb878
 @dataclass(frozen=True)
 class RunSpec:
     "One cell of the grid."
@@ -186,8 +205,10 @@ class RunSpec:
         "File-name-safe name of the run."
         return f'{self.model}-n{self.train_size}-s{self.seed}'
 
-def plan_runs(models: Sequence[str] = MODEL_NAMES, train_sizes: Sequence[int] = (5000, 2500, 1000),
-              seeds: Sequence[int] = (3, 1, 1)) -> list:
+def plan_runs(models: Sequence[str] = MODEL_NAMES,  # models of the grid
+              train_sizes: Sequence[int] = (5000, 2500, 1000),  # training-set sizes of the grid
+              seeds: Sequence[int] = (3, 1, 1),  # seeds per training-set size (one number: the same for all)
+             ) -> list:
     "The grid: every model at every training-set size with `seeds[i]` seeds (0, 1, ...) at `train_sizes[i]`."
     seeds = list(seeds) * len(train_sizes) if len(seeds) == 1 else list(seeds)
     if len(seeds) != len(train_sizes):
@@ -197,8 +218,12 @@ def plan_runs(models: Sequence[str] = MODEL_NAMES, train_sizes: Sequence[int] = 
         raise ValueError(f"Unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}.")
     return [RunSpec(m, int(n), k) for n, count in zip(train_sizes, seeds) for m in models for k in range(int(count))]
 
-# %% ../nbs/11_experiments.ipynb #6bfa3caf
-def run_config(preset: Preset, spec: RunSpec, source: str = 'mnist', overrides: Optional[dict] = None) -> TrainConfig:
+# %% ../nbs/11_experiments.ipynb #47dc4216
+def run_config(preset: Preset,   # the recipe
+               spec: RunSpec,     # the run (model, training-set size, seed)
+               source: str = 'mnist',  # data source: 'mnist' or 'synthetic'
+               overrides: Optional[dict] = None,  # TrainConfig fields that replace the preset's
+              ) -> TrainConfig:
     "The resolved `TrainConfig` of run `spec` under `preset` (plus `overrides`, e.g. `{'consistency_weight': 0}`)."
     settings = {**preset.train, **(overrides or {})}
     if 'epochs' in (overrides or {}) and 'step_size' not in (overrides or {}):     # keep the schedule's shape
@@ -210,7 +235,7 @@ def run_config(preset: Preset, spec: RunSpec, source: str = 'mnist', overrides: 
         settings['augment'] = False      # the circular shift is the MNIST protocol's augmentation
     return TrainConfig(**settings).resolved()
 
-# %% ../nbs/11_experiments.ipynb #00b6e3a1
+# %% ../nbs/11_experiments.ipynb #495729bb
 RECORD_FIELDS = dict(schema=int, run_id=str, model=str, train_size=int, seed=int, preset=str, overrides=dict,
                      train_config=dict, model_config=dict, data=dict, parameters=dict, history=list, test=dict,
                      wall_seconds=float, evaluation_seconds=float, train_seconds=float, device=str, deterministic=bool,
@@ -241,7 +266,11 @@ def comparable(record: dict) -> dict:
         return [comparable(v) for v in record]
     return record
 
-def record_differences(a: dict, b: dict, rtol: float = 0.0, path: str = '') -> list:
+def record_differences(a: dict,   # a run record (or a part of one)
+                       b: dict,   # the record to compare with
+                       rtol: float = 0.0,  # relative tolerance on numbers (0: identical)
+                       path: str = '',  # prefix of the reported paths
+                      ) -> list:
     "Paths where records `a` and `b` differ (numbers beyond relative `rtol`), ignoring `TIMING_KEYS`."
     a, b = comparable(a), comparable(b)
     if isinstance(a, dict) and isinstance(b, dict):
@@ -255,7 +284,7 @@ def record_differences(a: dict, b: dict, rtol: float = 0.0, path: str = '') -> l
         return [] if abs(a - b) <= rtol * max(abs(a), abs(b)) else [path]
     return [] if a == b else [path]
 
-# %% ../nbs/11_experiments.ipynb #8c15a042
+# %% ../nbs/11_experiments.ipynb #09ac33cf
 class TimeBudgetExceeded(RuntimeError):
     "Raised inside a run when the sweep's deadline has passed; the run's checkpoint stays for a later resume."
 
@@ -288,16 +317,24 @@ def library_versions() -> dict:
     return dict(scale_eq_nb=scale_eq_nb.__version__, torch=torch.__version__, numpy=np.__version__,
                 python=platform.python_version())
 
-# %% ../nbs/11_experiments.ipynb #7f8c803e
+# %% ../nbs/11_experiments.ipynb #54fc7ac1
 class _RunPrefix(logging.Filter):
     def __init__(self, run_id): super().__init__(); self.run_id = run_id
     def filter(self, record):
         record.msg = f'{self.run_id}: {record.msg}'
         return True
 
-def run_one(spec: RunSpec, preset: Preset, root, data: SweepData, *, overrides: Optional[dict] = None,
-            device=None, deadline: Optional[float] = None, step_hook: Optional[Callable] = None,
-            deterministic: bool = True) -> dict:
+def run_one(spec: RunSpec,        # the run
+            preset: Preset,       # the recipe
+            root,                 # sweep folder: `<run>.json` records, `runs/<run>/` checkpoints
+            data: SweepData,      # the sweep's fixed data
+            *,
+            overrides: Optional[dict] = None,  # TrainConfig fields that replace the preset's
+            device=None,          # torch device (default: CUDA when available)
+            deadline: Optional[float] = None,  # `time.time()` after which the run stops (resumable)
+            step_hook: Optional[Callable] = None,  # called as `hook(epoch, step)` after every training step
+            deterministic: bool = True,  # ask torch for deterministic kernels
+           ) -> dict:
     "Train, evaluate and record run `spec` into `root`; skip it when its record exists, resume it when its checkpoint does."
     root = Path(root)
     cfg = run_config(preset, spec, data.info['source'], overrides)
@@ -308,7 +345,8 @@ def run_one(spec: RunSpec, preset: Preset, root, data: SweepData, *, overrides: 
             raise ValueError(f"{path} holds a run with other settings; use another folder (--out) for this preset "
                              "or these overrides, or delete that record to redo it.")
         return dict(status='skipped', run_id=spec.run_id, path=str(path))
-    resume = (run_dir / 'checkpoint.pt').exists()
+    checkpoint = run_dir / CHECKPOINT_NAME
+    done = load_checkpoint(checkpoint)['epoch'] if checkpoint.exists() else 0
     if deadline is not None and time.time() >= deadline:
         return dict(status='not started', run_id=spec.run_id)
 
@@ -319,36 +357,60 @@ def run_one(spec: RunSpec, preset: Preset, root, data: SweepData, *, overrides: 
             raise TimeBudgetExceeded(f'{spec.run_id}: time budget spent during epoch {epoch + 1}')
 
     device = resolve_device(device)
+    split = training_split(data, spec.train_size, cfg.augment, spec.seed)
     train_logger = logging.getLogger(train.__module__)
     prefix = _RunPrefix(spec.run_id)
     train_logger.addFilter(prefix)
+    train_seconds = 0.0
     try:
-        metrics = train(cfg, run_dir, resume=resume, device=device, step_hook=hook, progress=False,
-                        data=training_split(data, spec.train_size, cfg.augment, spec.seed), deterministic=deterministic)
+        if done < cfg.epochs:                     # a complete checkpoint without a record needs the evaluation only
+            train_seconds = train(cfg, run_dir, resume=done > 0, device=device, data=split, step_hook=hook,
+                                  progress=False, deterministic=deterministic)['seconds']
     except TimeBudgetExceeded:
-        done = load_checkpoint(run_dir)['epoch'] if (run_dir / 'checkpoint.pt').exists() else 0
-        return dict(status='stopped', run_id=spec.run_id, epoch=done, epochs=cfg.epochs)
+        stopped = load_checkpoint(checkpoint)['epoch'] if checkpoint.exists() else 0
+        return dict(status='stopped', run_id=spec.run_id, epoch=stopped, epochs=cfg.epochs)
     finally:
         train_logger.removeFilter(prefix)
     t0 = time.time()
-    state = load_checkpoint(run_dir, map_location=device)
+    state = load_checkpoint(checkpoint, map_location=device)
     model = build_model(state['model_config'], device=device)
     model.load_state_dict(state['model'])
     test = evaluate_at_all_sizes(model, data)
-    test['equivariance'] = metrics['test']['equivariance']
+    sizes = equivariance_sizes(reference_model(cfg, split), data.info['sizes'])
+    test['equivariance'] = (layer_equivariance(model, data.test_images[:cfg.equivariance_samples], sizes)
+                            if sizes else None)
     evaluation = time.time() - t0
     record = dict(schema=RECORD_SCHEMA_VERSION, run_id=spec.run_id, model=spec.model, train_size=spec.train_size,
                   seed=spec.seed, preset=preset.name, overrides=dict(overrides or {}), train_config=cfg.to_dict(),
-                  model_config=metrics['model_config'], data=data.info,
-                  parameters=metrics['parameters'], history=metrics['history'], test=test,
-                  wall_seconds=sum(h['seconds'] for h in metrics['history']) + evaluation,
-                  evaluation_seconds=evaluation, train_seconds=metrics['seconds'], device=device_name(device),
+                  model_config=state['model_config'], data=data.info, parameters=count_parameters(model),
+                  history=state['history'], test=test,
+                  wall_seconds=sum(h['seconds'] for h in state['history']) + evaluation,
+                  evaluation_seconds=evaluation, train_seconds=train_seconds, device=device_name(device),
                   deterministic=deterministic, versions=library_versions())
     write_json(path, record)
     return dict(status='finished', run_id=spec.run_id, path=str(path), accuracy=test['accuracy'],
-                scale_consistency=test['scale_consistency'], seconds=record['wall_seconds'], resumed=resume)
+                scale_consistency=test['scale_consistency'], seconds=record['wall_seconds'], resumed=done > 0)
 
-# %% ../nbs/11_experiments.ipynb #a519a7da
+# %% ../nbs/11_experiments.ipynb #7cab9e31
+def reproduce(record_path,        # a stored run record (`<run>.json`)
+              out,                # folder for the repeated run (not the record's own)
+              device=None,        # torch device (default: CUDA when available)
+              rtol: float = 0.0,  # relative tolerance of the comparison
+             ) -> list:
+    "Run the run of the stored record `record_path` again into folder `out`; return where the two records differ."
+    stored = validate_record(json.loads(Path(record_path).read_text()))
+    if stored['preset'] not in PRESETS:
+        raise ValueError(f"{record_path} was made with preset {stored['preset']!r}, which this version lacks.")
+    spec = RunSpec(stored['model'], stored['train_size'], stored['seed'])
+    data = sweep_data(**{k: stored['data'][k] for k in ('source', 'pool_size', 'val_size', 'test_size', 'sizes',
+                                                       'data_seed')})
+    status = run_one(spec, PRESETS[stored['preset']], out, data, overrides=stored['overrides'], device=device,
+                     deterministic=stored['deterministic'])
+    if status['status'] not in ('finished', 'skipped'):
+        raise RuntimeError(f"The repeated run did not finish: {status}")
+    return record_differences(stored, json.loads((Path(out) / f'{spec.run_id}.json').read_text()), rtol)
+
+# %% ../nbs/11_experiments.ipynb #f27c70a3
 _DATA_CACHE = {}
 
 def cached_sweep_data(spec: dict) -> SweepData:
@@ -358,8 +420,15 @@ def cached_sweep_data(spec: dict) -> SweepData:
         _DATA_CACHE[key] = sweep_data(**spec)
     return _DATA_CACHE[key]
 
-def execute_run(spec: RunSpec, preset_name: str, root: str, data_spec: dict, overrides: Optional[dict] = None,
-                device=None, deadline: Optional[float] = None, deterministic: bool = True) -> dict:
+def execute_run(spec: RunSpec,       # the run
+                preset_name: str,    # key of PRESETS
+                root: str,           # sweep folder
+                data_spec: dict,     # keyword arguments of `sweep_data`
+                overrides: Optional[dict] = None,  # TrainConfig fields that replace the preset's
+                device=None,         # torch device
+                deadline: Optional[float] = None,  # `time.time()` after which the run stops
+                deterministic: bool = True,  # ask torch for deterministic kernels
+               ) -> dict:
     "`run_one` with the preset named and the data built from `data_spec` (what worker processes call)."
     try:
         return run_one(spec, PRESETS[preset_name], root, cached_sweep_data(data_spec), overrides=overrides,
@@ -368,16 +437,27 @@ def execute_run(spec: RunSpec, preset_name: str, root: str, data_spec: dict, ove
         logger.exception('%s failed', spec.run_id)
         return dict(status='failed', run_id=spec.run_id, error=f'{type(err).__name__}: {err}')
 
-def init_worker(threads: Optional[int], level: int) -> None:
+def init_worker(threads: Optional[int],  # torch CPU threads of the process (None: torch's choice)
+                level: int,               # logging level of the process
+               ) -> None:
     "Set up a worker process: torch threads and log lines on stderr."
     if threads:
         torch.set_num_threads(threads)
     logging.basicConfig(level=level, format='%(message)s', stream=sys.stderr)
 
-# %% ../nbs/11_experiments.ipynb #f06577e5
-def run_sweep(plan: Sequence[RunSpec], preset, root, *, data_spec: Optional[dict] = None, overrides: Optional[dict] = None,
-              workers: int = 1, device=None, time_budget: Optional[float] = None, threads: Optional[int] = None,
-              deterministic: bool = True) -> list:
+# %% ../nbs/11_experiments.ipynb #2763d17c
+def run_sweep(plan: Sequence[RunSpec],  # the runs (see `plan_runs`)
+              preset,                    # a Preset or its name
+              root,                      # sweep folder
+              *,
+              data_spec: Optional[dict] = None,  # keyword arguments of `sweep_data` (default: the preset's)
+              overrides: Optional[dict] = None,  # TrainConfig fields that replace the preset's
+              workers: int = 1,          # parallel processes (1: in this process)
+              device=None,               # torch device (default: CUDA when available)
+              time_budget: Optional[float] = None,  # seconds from now; then no run starts and running ones stop
+              threads: Optional[int] = None,  # torch CPU threads per process
+              deterministic: bool = True,  # ask torch for deterministic kernels
+             ) -> list:
     "Run every run of `plan` into `root` (skipping finished ones, resuming interrupted ones); returns one status per run."
     preset = PRESETS[preset] if isinstance(preset, str) else preset
     if preset.name not in PRESETS:
@@ -418,7 +498,7 @@ def run_sweep(plan: Sequence[RunSpec], preset, root, *, data_spec: Optional[dict
                     report(dict(status='failed', run_id=futures[future].run_id, error=f'{type(err).__name__}: {err}'))
     return statuses
 
-# %% ../nbs/11_experiments.ipynb #76f67765
+# %% ../nbs/11_experiments.ipynb #67e93856
 PAPER_DATA_EFFICIENCY = {                 # the paper's Table "data efficiency": test accuracy, MNIST-scale
     'cnn': {5000: 0.9432, 2500: 0.9389, 1000: 0.8577},
     'fourier-cnn': {5000: 0.9567, 2500: 0.9419, 1000: 0.8910},
@@ -442,7 +522,7 @@ def mean_std(values: Sequence[float]) -> tuple:
     v = np.asarray(values, dtype=np.float64)
     return float(v.mean()), (float(v.std(ddof=1)) if len(v) > 1 else None), len(v)
 
-# %% ../nbs/11_experiments.ipynb #ecd5baa6
+# %% ../nbs/11_experiments.ipynb #3d4a4cf2
 def summarize(records: Sequence[dict]) -> list:
     "One row per (model, training-set size): mean, std and count of accuracy and scale consistency, worst equivariance error."
     groups = {}
@@ -460,7 +540,9 @@ def summarize(records: Sequence[dict]) -> list:
                          paper=PAPER_DATA_EFFICIENCY.get(model, {}).get(n)))
     return rows
 
-def paired_comparison(records: Sequence[dict], reference: str = 'fourier') -> list:
+def paired_comparison(records: Sequence[dict],  # run records
+                      reference: str = 'fourier',  # the model compared with every other
+                     ) -> list:
     "`reference` minus each other model's accuracy on the seeds both have, per training-set size."
     by = {(r['model'], r['train_size'], r['seed']): r['test']['accuracy'] for r in records}
     rows = []
@@ -475,7 +557,7 @@ def paired_comparison(records: Sequence[dict], reference: str = 'fourier') -> li
                              mean_difference=mean, std_difference=std, wins=sum(d > 0 for d in diffs), count=count))
     return rows
 
-# %% ../nbs/11_experiments.ipynb #d3ca8ecd
+# %% ../nbs/11_experiments.ipynb #f90c320a
 def percent(mean: float, std: Optional[float] = None, count: Optional[int] = None) -> str:
     "'98.35 ± 0.12 (3)' in percent; no ± for a single value."
     text = f'{100 * mean:.2f}' + (f' ± {100 * std:.2f}' if std is not None else '')
@@ -503,9 +585,12 @@ def paired_markdown(rows: Sequence[dict]) -> str:
                      f"{r['wins']} of {r['count']} |")
     return '\n'.join(lines)
 
-# %% ../nbs/11_experiments.ipynb #ed5e7923
-def plot_accuracy_vs_train_size(records: Sequence[dict], ax=None, paper: Optional[dict] = PAPER_DATA_EFFICIENCY,
-                                title: str = 'Test accuracy against training-set size'):
+# %% ../nbs/11_experiments.ipynb #3975493d
+def plot_accuracy_vs_train_size(records: Sequence[dict],  # run records
+                                ax=None,                  # matplotlib axes (default: a new figure)
+                                paper: Optional[dict] = PAPER_DATA_EFFICIENCY,  # reference values drawn dashed (None: none)
+                                title: str = 'Test accuracy against training-set size',  # axes title
+                               ):
     "Mean ± std test accuracy per model against the number of training images (dashed: the paper's); returns the figure."
     from matplotlib.figure import Figure
     fig = ax.figure if ax is not None else Figure(figsize=(6.5, 4))
@@ -526,7 +611,10 @@ def plot_accuracy_vs_train_size(records: Sequence[dict], ax=None, paper: Optiona
     ax.grid(alpha=.3); ax.legend(fontsize=8)
     return fig
 
-def plot_accuracy_per_input_size(records: Sequence[dict], axes=None, title: str = 'Accuracy per input size'):
+def plot_accuracy_per_input_size(records: Sequence[dict],  # run records
+                                 axes=None,                 # one matplotlib axes per training-set size (default: new)
+                                 title: str = 'Accuracy per input size',  # figure title
+                                ):
     "One panel per training-set size: accuracy (all test digits, mean over seeds) against input size for every model."
     from matplotlib.figure import Figure
     train_sizes = sorted({r['train_size'] for r in records}, reverse=True)
@@ -564,7 +652,54 @@ def write_summary(root) -> dict:
     plot_accuracy_per_input_size(records).savefig(root / 'accuracy_per_input_size.png', dpi=110, bbox_inches='tight')
     return summary
 
-# %% ../nbs/11_experiments.ipynb #0df33abc
+# %% ../nbs/11_experiments.ipynb #8e630129
+def per_size_wins(records: Sequence[dict],  # run records
+                  reference: str = 'fourier',  # the model the others are compared with
+                 ) -> list:
+    "Input sizes where each other model's mean accuracy (shared seeds) is above `reference`'s, per training-set size."
+    by = {(r['model'], r['train_size'], r['seed']): {int(s): a for s, a in r['test']['per_size'].items()} for r in records}
+    rows = []
+    for model in [m for m in MODEL_NAMES if m != reference and any(k[0] == m for k in by)]:
+        for n in sorted({k[1] for k in by}, reverse=True):
+            seeds = [s for m, k, s in by if m == model and k == n and (reference, n, s) in by]
+            if not seeds:
+                continue
+            sizes = sorted(by[reference, n, seeds[0]])
+            gap = {z: float(np.mean([by[model, n, s][z] - by[reference, n, s][z] for s in seeds])) for z in sizes}
+            rows.append(dict(baseline=model, train_size=n, seeds=sorted(seeds),
+                             sizes=[z for z in sizes if gap[z] > 0], largest_gap=max(gap.values()), gap=gap))
+    return rows
+
+def targets(records: Sequence[dict],  # run records
+            reference: str = 'fourier',  # the model the targets are about
+           ) -> list:
+    "The targets of the reproduction, each with the measured value and whether it is met (None: no record)."
+    rows = {(r['model'], r['train_size']): r for r in summarize(records)}
+    out = []
+    for n, paper in PAPER_DATA_EFFICIENCY['fourier'].items():
+        r = rows.get((reference, n))
+        out.append(dict(target=f'accuracy at {n:,} images >= {100 * paper:.2f} %', value=r and r['accuracy'],
+                        met=None if r is None else r['accuracy'] >= paper))
+    r = rows.get((reference, 5000))
+    out.append(dict(target='scale consistency at 5,000 images >= 0.97', value=r and r['scale_consistency'],
+                    met=None if r is None else r['scale_consistency'] >= 0.97))
+    errors = [r['equivariance_error'] for (m, _), r in rows.items() if m == reference and r['equivariance_error'] is not None]
+    out.append(dict(target='equivariance error (float32 model, float64 check) <= 1e-5', value=max(errors) if errors else None,
+                    met=None if not errors else max(errors) <= 1e-5))
+    for p in paired_comparison(records, reference):
+        out.append(dict(target=f"ahead of {MODEL_LABELS.get(p['baseline'], p['baseline'])} at {p['train_size']:,} images "
+                               f"(mean of {p['count']} paired seeds)", value=p['mean_difference'], met=p['mean_difference'] > 0))
+    return out
+
+def targets_markdown(rows: Sequence[dict]) -> str:
+    "The targets as a Markdown table."
+    shown = lambda v: '–' if v is None else f'{v:.2e}' if abs(v) < 1e-3 and v != 0 else f'{v:.4f}'
+    lines = ['| target | measured | met |', '|---|---|---|']
+    lines += [f"| {r['target']} | {shown(r['value'])} | {'–' if r['met'] is None else 'yes' if r['met'] else 'no'} |"
+              for r in rows]
+    return '\n'.join(lines)
+
+# %% ../nbs/11_experiments.ipynb #e45816c7
 def _int_list(text: str) -> list:
     try:
         return [int(v) for v in text.split(',')]
@@ -605,25 +740,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--nondeterministic', action='store_true', help='allow non-deterministic (faster) GPU kernels')
     p.add_argument('--list', action='store_true', help='print the plan and the state of each run; run nothing')
     p.add_argument('--summary-only', action='store_true', help='rewrite the summary from the records; run nothing')
+    p.add_argument('--reproduce', metavar='RECORD', default=None,
+                   help='run the run of a stored record again into --out and list where the records differ')
+    p.add_argument('--rtol', type=float, default=0.0, help='relative tolerance of --reproduce (default 0: identical)')
     p.add_argument('--version', action='version', version=f'scale_eq_nb {scale_eq_nb.__version__}')
     return p
 
-# %% ../nbs/11_experiments.ipynb #b00f1c38
+# %% ../nbs/11_experiments.ipynb #05eef732
 def run_state(root, spec: RunSpec) -> str:
     "'finished', 'interrupted at epoch e' or 'new'."
     root = Path(root)
     if (root / f'{spec.run_id}.json').exists():
         return 'finished'
-    checkpoint = root / 'runs' / spec.run_id / 'checkpoint.pt'
+    checkpoint = root / 'runs' / spec.run_id / CHECKPOINT_NAME
     return f"interrupted at epoch {load_checkpoint(checkpoint)['epoch']}" if checkpoint.exists() else 'new'
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None,  # command-line arguments (default: sys.argv[1:])
+        ) -> int:
     "Entry point of the sweep command; returns the exit status (0: every run finished or skipped)."
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='%(message)s', stream=sys.stderr)
     preset = PRESETS[args.preset]
     out = Path(args.out or f'runs/sweep-{preset.name}')
     try:
+        if args.reproduce:
+            differences = reproduce(args.reproduce, out, None if args.device == 'auto' else args.device, args.rtol)
+            print(f"{len(differences)} differences" + (': ' + ', '.join(differences[:20]) if differences else
+                                                       f': {out} reproduces {args.reproduce}'))
+            return 0 if not differences else 1
         if args.summary_only:
             print(summary_markdown(write_summary(out)['rows']))
             return 0
@@ -660,6 +804,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"scale-eq-nb sweep: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
-# %% ../nbs/11_experiments.ipynb #1911a5be
+# %% ../nbs/11_experiments.ipynb #bce7760d
 if __name__ == '__main__' and '__file__' in globals():
     sys.exit(main())

@@ -109,7 +109,9 @@ class StoredSettingsMixin:
     def get_extra_state(self) -> dict:
         return {'settings': self.function_settings()}
 
-    def set_extra_state(self, state):
+    def set_extra_state(self,
+                        state,  # the '_extra_state' entry of a saved state dict
+                       ):
         name = type(self).__name__
         saved = state.get('settings') if isinstance(state, dict) else None
         if not isinstance(saved, dict):
@@ -122,7 +124,11 @@ class StoredSettingsMixin:
             raise ValueError(f"{name}: the state was saved from a model with {show(saved)}, but this model has "
                              f"{show(mine)}; build the model with the saved settings before loading it.")
 
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+    def load_state_dict(self,
+                        state_dict,  # a state dict saved by `state_dict()`
+                        strict: bool = True,  # require every key, settings included
+                        assign: bool = False,  # assign the saved tensors instead of copying into the existing ones
+                       ):
         "`nn.Module.load_state_dict` that first checks the stored settings (a `ValueError` naming each one that differs)."
         if strict and '_extra_state' not in state_dict:
             raise ValueError(f"{type(self).__name__}: the state dict carries no settings (no '_extra_state' entry), so it "
@@ -147,8 +153,18 @@ class NoTorchScriptMixin:
 # %% ../nbs/05_models.ipynb #cf78ea40
 class ScaleHead(nn.Module):
     "Per-scale classifier: features ideally downscaled to each scale, zero-padded to `keep_size`, max-pooled, one shared MLP."
-    def __init__(self, channels: int, num_classes: int, base_res: int, keep_size: int, pool_grid: int = 2,
-                 increment: int = 1, hidden: int = 256, dropout: float = 0.5, device=None, dtype=None):
+    def __init__(self,
+                 channels: int,  # channels of the feature map
+                 num_classes: int,  # number of classes K
+                 base_res: int,  # smallest scale i_0
+                 keep_size: int,  # size κ every scale is zero-padded to
+                 pool_grid: int = 2,  # max-pool to pool_grid × pool_grid cells
+                 increment: int = 1,  # step between scales
+                 hidden: int = 256,  # width of the hidden layer
+                 dropout: float = 0.5,  # dropout after the first linear layer (training only)
+                 device=None,  # where the parameters live (default: the current default device)
+                 dtype=None,  # real dtype of the computations, torch.float32 or torch.float64 (default: torch's default dtype)
+                ):
         super().__init__()
         for name, v in dict(channels=channels, num_classes=num_classes, base_res=base_res, keep_size=keep_size,
                             pool_grid=pool_grid, increment=increment, hidden=hidden).items():
@@ -165,7 +181,9 @@ class ScaleHead(nn.Module):
                                  nn.ReLU(),
                                  nn.Linear(hidden, num_classes, device=device, dtype=dtype))
 
-    def scales(self, n: int) -> list:
+    def scales(self,
+               n: int,  # size of the feature map
+              ) -> list:
         "Scales the head predicts at for features of size `n`: `base_res, base_res+increment, ...` up to `min(n, keep_size)`, which is always included."
         if n < self.base_res:
             raise ValueError(f"Features of size {n} are below the head's base_res={self.base_res}; "
@@ -174,7 +192,9 @@ class ScaleHead(nn.Module):
         grid = list(range(self.base_res, top + 1, self.increment))
         return grid if grid[-1] == top else grid + [top]
 
-    def features(self, Y: torch.Tensor) -> torch.Tensor:
+    def features(self,
+                 Y: torch.Tensor,  # full complex spectrum (B, C, N, N) of the features, fft2(features, norm='forward')
+                ) -> torch.Tensor:
         "Per-scale MLP inputs `(B, S, C*pool_grid**2)` of the feature spectrum `Y` `(B, C, N, N)`."
         if not (isinstance(Y, torch.Tensor) and Y.is_complex() and Y.ndim == 4 and Y.shape[-1] == Y.shape[-2]):
             raise TypeError("ScaleHead expects a full complex spectrum (B, C, N, N) from fft2(features, norm='forward').")
@@ -185,25 +205,33 @@ class ScaleHead(nn.Module):
             hs.append(F.adaptive_max_pool2d(z, self.pool_grid).flatten(1))
         return torch.stack(hs, 1)
 
-    def forward(self, Y: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                Y: torch.Tensor,  # full complex spectrum (B, C, N, N) of the features, fft2(features, norm='forward')
+               ) -> torch.Tensor:
         "Per-scale logits `(B, S, num_classes)`."
         h = self.features(Y)
         return self.mlp(h.flatten(0, 1)).unflatten(0, h.shape[:2])
 
 # %% ../nbs/05_models.ipynb #0b969512
-def per_scale_cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def per_scale_cross_entropy(logits: torch.Tensor,  # per-scale logits (B, S, K)
+                            target: torch.Tensor,  # class labels (B,)
+                           ) -> torch.Tensor:
     "Batch-mean cross-entropy at each scale: `(S,)` from logits `(B, S, K)` and labels `(B,)`."
     if logits.ndim != 3 or target.shape != logits.shape[:1]:
         raise ValueError(f"Expected logits (B, S, K) and labels (B,), got {tuple(logits.shape)} and {tuple(target.shape)}.")
     ce = F.cross_entropy(logits.flatten(0, 1), target.repeat_interleave(logits.shape[1]), reduction='none')
     return ce.view(logits.shape[:2]).mean(0)
 
-def scale_consistency_loss(ce: torch.Tensor) -> torch.Tensor:
+def scale_consistency_loss(ce: torch.Tensor,  # per-scale losses (S,), ascending scales
+                          ) -> torch.Tensor:
     "$\\sum_s\\max(\\mathcal L_s-\\mathcal L_{s-1},0)$ over consecutive scales of the per-scale losses `ce` (ascending scales)."
     return F.relu(ce[1:] - ce[:-1]).sum()
 
-def scale_loss(logits: torch.Tensor, target: torch.Tensor, consistency_weight: float = 0.02,
-               reduction: str = 'mean') -> tuple:
+def scale_loss(logits: torch.Tensor,  # per-scale logits (B, S, K)
+               target: torch.Tensor,  # class labels (B,)
+               consistency_weight: float = 0.02,  # weight of the scale-consistency loss
+               reduction: str = 'mean',  # 'mean' or the paper's 'sum' over scales
+              ) -> tuple:
     "Per-scale CE aggregated over scales (`'mean'` or the paper's `'sum'`) plus `consistency_weight` × consistency loss; returns `(loss, ce)`."
     if reduction not in ('mean', 'sum'):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}.")
@@ -270,7 +298,9 @@ class ScaleClassifier(EquivariantModule, NoTorchScriptMixin, StoredSettingsMixin
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def check_input(self, x: torch.Tensor) -> int:
+    def check_input(self,
+                    x: torch.Tensor,  # real images (B, C, N, N) in the model's dtype
+                   ) -> int:
         "Validate a real image batch `(B, C, N, N)` and return `N`."
         self.refuse_tracing()
         if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[-1] != x.shape[-2]:
@@ -289,19 +319,27 @@ class ScaleClassifier(EquivariantModule, NoTorchScriptMixin, StoredSettingsMixin
                              f"{self.min_size}..{self.max_size}; resample the images into that range.")
         return n
 
-    def blocks(self, x: torch.Tensor) -> list:
+    def blocks(self,
+               x: torch.Tensor,  # real images (B, C, N, N) in the model's dtype
+              ) -> list:
         "Outputs of every block, as full spectra (`spectral`) or real maps; subclasses implement it."
         raise NotImplementedError
 
-    def feature_sizes(self, n: int) -> list:
+    def feature_sizes(self,
+                      n: int,  # input size N of an N×N image
+                     ) -> list:
         "Size of every block's output for an input of size `n` (no pooling: all `n`)."
         return [n] * len(self.widths)
 
-    def exact_sizes(self, n: int) -> list:
+    def exact_sizes(self,
+                    n: int,  # input size N of an N×N image
+                   ) -> list:
         "Input sizes $M\\le n$ at which the feature extractor is exactly equivariant with respect to size `n` (none for the baselines)."
         return []
 
-    def out_size(self, m: int) -> int:
+    def out_size(self,
+                 m: int,  # input size N of an N×N image
+                ) -> int:
         "Size of the last block's maps for an input of size `m`."
         return self.feature_sizes(m)[-1]
 
@@ -334,7 +372,9 @@ class ScaleClassifier(EquivariantModule, NoTorchScriptMixin, StoredSettingsMixin
         outs = self.blocks(x)
         return [torch.fft.ifft2(o, norm='forward').real for o in outs] if self.spectral else outs
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                x: torch.Tensor,  # real images (B, C, N, N) in the model's dtype
+               ) -> torch.Tensor:
         "Per-scale logits `(B, S, K)`; `S = len(self.scales(N))`, the last scale is the prediction."
         n = self.check_input(x)
         if x.shape[0] == 0:
@@ -342,7 +382,9 @@ class ScaleClassifier(EquivariantModule, NoTorchScriptMixin, StoredSettingsMixin
         last = self.blocks(x)[-1]
         return self.head(last if self.spectral else torch.fft.fft2(last, norm='forward'))
 
-    def scales(self, n: int) -> list:
+    def scales(self,
+               n: int,  # input size N of an N×N image
+              ) -> list:
         "The head's scales for an input of size `n`."
         if not self.min_size <= n <= self.max_size:
             raise ValueError(f"Input size {n} is outside {self.min_size}..{self.max_size}.")
@@ -391,11 +433,26 @@ class FourierScaleNet(ScaleClassifier):
     "The paper's MNIST-scale network: blocks of [localized spectral conv + 1×1 complex conv → scale-equivariant non-linearity], then the per-scale head."
     arch = 'fourier'
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, widths: Sequence[int] = (16, 32, 32),
-                 global_modes: int = 28, local_modes: int = 5, activation_name: str = 'relu', base_res: int = 6,
-                 increment: int = 1, normalization: Optional[str] = 'instance', max_res: int = 28, head_base: int = 8,
-                 head_increment: int = 1, keep_size: int = 28, pool_grid: int = 2, hidden: int = 128,
-                 dropout: float = 0.5, device=None, dtype=None):
+    def __init__(self,
+                 in_channels: int = 1,  # channels of the input images
+                 num_classes: int = 10,  # number of classes K
+                 widths: Sequence[int] = (16, 32, 32),  # channels of each block, one entry per block
+                 global_modes: int = 28,  # G: frequencies per axis of the localized convolutions
+                 local_modes: int = 5,  # K: the spatial kernel spans K×K pixels at size G
+                 activation_name: str = 'relu',  # pointwise σ, a name in `ACTIVATIONS`
+                 base_res: int = 6,  # b: smallest resolution the non-linearities visit
+                 increment: int = 1,  # I: step between the resolutions visited
+                 normalization: Optional[str] = 'instance',  # 'instance' (one InstanceNorm per resolution) or None
+                 max_res: int = 28,  # largest input size
+                 head_base: int = 8,  # smallest scale the head predicts at
+                 head_increment: int = 1,  # step between the head's scales
+                 keep_size: int = 28,  # size to which every scale is zero-padded before pooling
+                 pool_grid: int = 2,  # the head max-pools to pool_grid × pool_grid cells
+                 hidden: int = 128,  # width of the head's hidden layer
+                 dropout: float = 0.5,  # dropout in the head (training only), in [0, 1)
+                 device=None,  # where the parameters live (default: the current default device)
+                 dtype=None,  # real dtype of the computations, torch.float32 or torch.float64 (default: torch's default dtype)
+                ):
         super().__init__()
         widths = _check_widths(widths)
         self._record(in_channels, max(base_res, head_base), max_res, num_classes=num_classes, widths=widths,
@@ -415,13 +472,17 @@ class FourierScaleNet(ScaleClassifier):
         self.head = ScaleHead(self.widths[-1], num_classes, head_base, keep_size, pool_grid, increment=head_increment,
                               hidden=hidden, dropout=dropout, device=device, dtype=rdt)
 
-    def exact_sizes(self, n):
+    def exact_sizes(self,
+                    n,  # input size N of an N×N image
+                   ):
         exact = set(range(self.min_size, n + 1))
         for nl in self.nonlins:
             exact &= set(nl.exact_sizes(n))
         return sorted(exact)
 
-    def blocks(self, x):
+    def blocks(self,
+               x,  # real images (B, C, N, N) in the model's dtype
+              ):
         X, outs = torch.fft.fft2(x, norm='forward'), []
         for conv, nl in zip(self.convs, self.nonlins):
             X = nl(conv(X))
@@ -449,10 +510,23 @@ class FourierSTLNet(ScaleClassifier):
     "The paper's STL-10-scale network: 1×1 projector → NL, residual spectral stages with scale-equivariant pooling, per-scale head."
     arch = 'fourier-stl'
 
-    def __init__(self, in_channels: int = 3, num_classes: int = 10, widths: Sequence[int] = (8, 16, 32, 32),
-                 stages: Optional[Sequence[dict]] = None, activation_name: str = 'relu',
-                 normalization: Optional[str] = 'instance', max_res: int = 97, head_base: int = 10, head_increment: int = 2,
-                 keep_size: int = 25, pool_grid: int = 2, hidden: int = 128, dropout: float = 0.5, device=None, dtype=None):
+    def __init__(self,
+                 in_channels: int = 3,  # channels of the input images
+                 num_classes: int = 10,  # number of classes K
+                 widths: Sequence[int] = (8, 16, 32, 32),  # channels of the projector, then of each stage (one more than stages)
+                 stages: Optional[Sequence[dict]] = None,  # per stage: global_modes, local_modes, base_res, increment and pool (default: the paper's three stages)
+                 activation_name: str = 'relu',  # pointwise σ, a name in `ACTIVATIONS`
+                 normalization: Optional[str] = 'instance',  # 'instance' (one InstanceNorm per resolution) or None
+                 max_res: int = 97,  # largest input size
+                 head_base: int = 10,  # smallest scale the head predicts at
+                 head_increment: int = 2,  # step between the head's scales
+                 keep_size: int = 25,  # size to which every scale is zero-padded before pooling
+                 pool_grid: int = 2,  # the head max-pools to pool_grid × pool_grid cells
+                 hidden: int = 128,  # width of the head's hidden layer
+                 dropout: float = 0.5,  # dropout in the head (training only), in [0, 1)
+                 device=None,  # where the parameters live (default: the current default device)
+                 dtype=None,  # real dtype of the computations, torch.float32 or torch.float64 (default: torch's default dtype)
+                ):
         super().__init__()
         widths = _check_widths(widths)
         stages = [dict(s) for s in (stages if stages is not None else _STL_STAGES)]
@@ -497,12 +571,16 @@ class FourierSTLNet(ScaleClassifier):
             n += 1
         return n
 
-    def feature_sizes(self, n):
+    def feature_sizes(self,
+                      n,  # input size N of an N×N image
+                     ):
         sizes = self._sizes(n)
         last = math.ceil(sizes[-1] / 2) if self.stage_cfg[-1]['pool'] else sizes[-1]
         return [n] + sizes[1:] + [last]
 
-    def exact_sizes(self, n):
+    def exact_sizes(self,
+                    n,  # input size N of an N×N image
+                   ):
         "Sizes $M$ at which every non-linearity sees an input size it is exact at, relative to what it sees for `n`."
         exact = set(range(self.min_size, n + 1))
         pairs = [(self.project_nl, lambda m: m)]
@@ -514,7 +592,9 @@ class FourierSTLNet(ScaleClassifier):
             exact = {m for m in exact if size(m) in ok}
         return sorted(exact)
 
-    def blocks(self, x):
+    def blocks(self,
+               x,  # real images (B, C, N, N) in the model's dtype
+              ):
         X = self.project_nl(self.projector(torch.fft.fft2(x, norm='forward')))
         outs = [X]
         for stage in self.stages:
@@ -527,11 +607,25 @@ class FourierCNN(ScaleClassifier):
     "Baseline: the same spectral convolutions with a pointwise σ in space (aliasing), same per-scale head."
     arch = 'fourier-cnn'
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, widths: Sequence[int] = (16, 32, 32),
-                 global_modes: int = 28, local_modes: int = 5, activation_name: str = 'relu',
-                 pools: Optional[Sequence[bool]] = None, min_res: int = 8, max_res: int = 28, head_base: int = 8,
-                 head_increment: int = 1, keep_size: int = 28, pool_grid: int = 2, hidden: int = 128,
-                 dropout: float = 0.5, device=None, dtype=None):
+    def __init__(self,
+                 in_channels: int = 1,  # channels of the input images
+                 num_classes: int = 10,  # number of classes K
+                 widths: Sequence[int] = (16, 32, 32),  # channels of each block, one entry per block
+                 global_modes: int = 28,  # G: frequencies per axis of the localized convolutions
+                 local_modes: int = 5,  # K: the spatial kernel spans K×K pixels at size G
+                 activation_name: str = 'relu',  # pointwise σ, a name in `ACTIVATIONS`
+                 pools: Optional[Sequence[bool]] = None,  # per block, whether it ends in 2×2 max pooling (default: none)
+                 min_res: int = 8,  # smallest input size accepted
+                 max_res: int = 28,  # largest input size
+                 head_base: int = 8,  # smallest scale the head predicts at
+                 head_increment: int = 1,  # step between the head's scales
+                 keep_size: int = 28,  # size to which every scale is zero-padded before pooling
+                 pool_grid: int = 2,  # the head max-pools to pool_grid × pool_grid cells
+                 hidden: int = 128,  # width of the head's hidden layer
+                 dropout: float = 0.5,  # dropout in the head (training only), in [0, 1)
+                 device=None,  # where the parameters live (default: the current default device)
+                 dtype=None,  # real dtype of the computations, torch.float32 or torch.float64 (default: torch's default dtype)
+                ):
         super().__init__()
         self.widths = _check_widths(widths)
         self.pools = [bool(p) for p in pools] if pools is not None else [False] * len(self.widths)
@@ -550,14 +644,18 @@ class FourierCNN(ScaleClassifier):
         self.head = ScaleHead(self.widths[-1], num_classes, head_base, keep_size, pool_grid, increment=head_increment,
                               hidden=hidden, dropout=dropout, device=device, dtype=rdt)
 
-    def feature_sizes(self, n):
+    def feature_sizes(self,
+                      n,  # input size N of an N×N image
+                     ):
         out = []
         for p in self.pools:
             n = math.ceil(n / 2) if p else n
             out.append(n)
         return out
 
-    def blocks(self, x):
+    def blocks(self,
+               x,  # real images (B, C, N, N) in the model's dtype
+              ):
         X, outs = torch.fft.fft2(x, norm='forward'), []
         for conv, norm, pool in zip(self.convs, self.norms, self.pools):
             z = self.sigma(norm(torch.fft.ifft2(conv(X), norm='forward').real))
@@ -571,10 +669,23 @@ class CNN(ScaleClassifier):
     arch = 'cnn'
     spectral = False
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, widths: Sequence[int] = (16, 32, 32),
-                 activation_name: str = 'relu', pools: Optional[Sequence[bool]] = None, min_res: int = 8,
-                 max_res: int = 28, head_base: int = 8, head_increment: int = 1, keep_size: int = 28,
-                 pool_grid: int = 2, hidden: int = 128, dropout: float = 0.5, device=None, dtype=None):
+    def __init__(self,
+                 in_channels: int = 1,  # channels of the input images
+                 num_classes: int = 10,  # number of classes K
+                 widths: Sequence[int] = (16, 32, 32),  # channels of each block, one entry per block
+                 activation_name: str = 'relu',  # pointwise σ, a name in `ACTIVATIONS`
+                 pools: Optional[Sequence[bool]] = None,  # per block, whether it ends in 2×2 max pooling (default: none)
+                 min_res: int = 8,  # smallest input size accepted
+                 max_res: int = 28,  # largest input size
+                 head_base: int = 8,  # smallest scale the head predicts at
+                 head_increment: int = 1,  # step between the head's scales
+                 keep_size: int = 28,  # size to which every scale is zero-padded before pooling
+                 pool_grid: int = 2,  # the head max-pools to pool_grid × pool_grid cells
+                 hidden: int = 128,  # width of the head's hidden layer
+                 dropout: float = 0.5,  # dropout in the head (training only), in [0, 1)
+                 device=None,  # where the parameters live (default: the current default device)
+                 dtype=None,  # real dtype of the computations, torch.float32 or torch.float64 (default: torch's default dtype)
+                ):
         super().__init__()
         self.widths = _check_widths(widths)
         self.pools = [bool(p) for p in pools] if pools is not None else [False] * len(self.widths)
@@ -595,7 +706,9 @@ class CNN(ScaleClassifier):
 
     feature_sizes = FourierCNN.feature_sizes
 
-    def blocks(self, x):
+    def blocks(self,
+               x,  # real images (B, C, N, N) in the model's dtype
+              ):
         outs = []
         for conv, norm, pool in zip(self.convs, self.norms, self.pools):
             x = self.sigma(norm(conv(x)))
@@ -604,7 +717,11 @@ class CNN(ScaleClassifier):
         return outs
 
 # %% ../nbs/05_models.ipynb #fab11faa
-def default_config(arch: str = 'fourier', task: str = 'mnist', paper: bool = False, **overrides) -> dict:
+def default_config(arch: str = 'fourier',  # 'fourier', 'fourier-cnn' or 'cnn' ('fourier' on 'stl' means FourierSTLNet)
+                   task: str = 'mnist',  # 'mnist' (1 channel, sizes up to 28) or 'stl' (3 channels, sizes 49..97)
+                   paper: bool = False,  # the paper's widths, hidden size and dropout instead of the CPU-sized defaults
+                   **overrides,  # settings that replace the defaults, e.g. widths=[8, 8]
+                  ) -> dict:
     "A complete configuration for `arch` ('fourier', 'fourier-cnn', 'cnn') on `task` ('mnist' or 'stl'); `overrides` replace keys."
     if arch not in ('fourier', 'fourier-cnn', 'cnn', 'fourier-stl'):
         raise ValueError(f"Unknown model {arch!r}; choose 'fourier', 'fourier-cnn' or 'cnn'.")

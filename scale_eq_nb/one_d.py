@@ -43,8 +43,14 @@ def _check_channels(**channels) -> None:
 # %% ../nbs/09_one_d.ipynb #3d5ecf31
 class SpectralConv1dLocalized(nn.Module):
     "Localized 1D spectral convolution: per-frequency weights $W=L\\mathbf M^\\top$ on `global_modes` $G$, interpolated from `local_modes` $K$."
-    def __init__(self, in_channels: int, out_channels: int, global_modes: int, local_modes: int,
-                 device=None, dtype=torch.cfloat):
+    def __init__(self,
+                 in_channels: int,  # input channels
+                 out_channels: int,  # output channels
+                 global_modes: int,  # G: frequencies the filter acts on
+                 local_modes: int,  # K: the kernel spans K samples at length G
+                 device=None,  # where the parameters live
+                 dtype=torch.cfloat,  # complex dtype of the weights, torch.cfloat or torch.cdouble
+                ):
         super().__init__()
         _check_complex_dtype(dtype, 'SpectralConv1dLocalized')
         _check_channels(in_channels=in_channels, out_channels=out_channels)
@@ -62,7 +68,9 @@ class SpectralConv1dLocalized(nn.Module):
         "The $(C_{in}, C_{out}, K)$ spatial kernel $h=\\mathrm{IDFT}_K(L)$ that the layer applies at length $G$."
         return torch.fft.ifft(self.weight, dim=-1)
 
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                X: torch.Tensor,  # spectra (B, C_in, N) of real signals, torch.fft.fft(x, norm='forward')
+               ) -> torch.Tensor:
         "Filter the spectrum `X` (B, C_in, N) (`torch.fft.fft(x, norm='forward')`); returns (B, C_out, N)."
         _check_spectrum1d(X, self.in_channels, 'SpectralConv1dLocalized')
         n = X.shape[-1]
@@ -73,7 +81,13 @@ class SpectralConv1dLocalized(nn.Module):
 # %% ../nbs/09_one_d.ipynb #91b6e057
 class ComplexMixer1d(nn.Module):
     "1×1 complex convolution in the Fourier domain, $Y_o[k]=\\sum_iA_{io}X_i[k]$, plus a real bias on the DC bin."
-    def __init__(self, in_channels: int, out_channels: int, bias: bool = True, device=None, dtype=torch.cfloat):
+    def __init__(self,
+                 in_channels: int,  # input channels
+                 out_channels: int,  # output channels
+                 bias: bool = True,  # add a real bias on the DC bin
+                 device=None,  # where the parameters live
+                 dtype=torch.cfloat,  # complex dtype of the weights, torch.cfloat or torch.cdouble
+                ):
         super().__init__()
         _check_complex_dtype(dtype, 'ComplexMixer1d')
         _check_channels(in_channels=in_channels, out_channels=out_channels)
@@ -82,7 +96,9 @@ class ComplexMixer1d(nn.Module):
                                    * (1 / in_channels) ** 0.5)
         self.bias = nn.Parameter(torch.zeros(out_channels, device=device, dtype=dtype.to_real())) if bias else None
 
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                X: torch.Tensor,  # spectra (B, C_in, N) of real signals, torch.fft.fft(x, norm='forward')
+               ) -> torch.Tensor:
         "Mix the channels of the spectrum `X` (B, C_in, N); returns (B, C_out, N)."
         _check_spectrum1d(X, self.in_channels, 'ComplexMixer1d')
         Y = torch.einsum('bik,io->bok', X, self.weight)
@@ -93,9 +109,16 @@ class ComplexMixer1d(nn.Module):
 # %% ../nbs/09_one_d.ipynb #637c98dc
 class ScaleEqNonlin1d(nn.Module):
     "Scale-equivariant pointwise non-linearity on 1D spectra: bin $k$ comes from `non_lin` applied at the smallest visited length holding it."
-    def __init__(self, non_lin: Callable[[torch.Tensor], torch.Tensor], base_res: int, increment: int = 1,
-                 normalization: Optional[str] = None, channels: Optional[int] = None, max_res: Optional[int] = None,
-                 device=None, dtype=None):
+    def __init__(self,
+                 non_lin: Callable[[torch.Tensor], torch.Tensor],  # pointwise σ, e.g. torch.sigmoid
+                 base_res: int,  # b: smallest length visited, and the shortest input
+                 increment: int = 1,  # I: step between the lengths visited
+                 normalization: Optional[str] = None,  # None or 'instance' (one InstanceNorm1d per length)
+                 channels: Optional[int] = None,  # channels (required with normalization)
+                 max_res: Optional[int] = None,  # longest input (required with normalization)
+                 device=None,  # where the parameters live
+                 dtype=None,  # dtype of the norms' parameters (real or complex; the real part is used)
+                ):
         super().__init__()
         if not callable(non_lin):
             raise TypeError(f"`non_lin` must be a callable such as torch.sigmoid or nn.GELU(), got {type(non_lin).__name__}.")
@@ -116,7 +139,9 @@ class ScaleEqNonlin1d(nn.Module):
             self.norms = nn.ModuleDict({str(r): nn.InstanceNorm1d(channels, affine=True, device=device, dtype=real)
                                         for r in lengths})
 
-    def bin_sources(self, n: int) -> list:
+    def bin_sources(self,
+                    n: int,  # input length
+                   ) -> list:
         "For input length `n`: the `(length, first_bin, last_bin)` triples, in order, that supply output bins $0..e(n)$."
         if not isinstance(n, int) or n < self.base_res:
             raise ValueError(f"ScaleEqNonlin1d needs an input length >= base_res={self.base_res}, got {n!r}: "
@@ -136,12 +161,16 @@ class ScaleEqNonlin1d(nn.Module):
         "The length that supplies each output bin 0..e(n)."
         return [r for r, first, last in self.bin_sources(n) for _ in range(first, last + 1)]
 
-    def exact_sizes(self, n: int) -> list:
+    def exact_sizes(self,
+                    n: int,  # input length N of the reference signal
+                   ) -> list:
         "Input lengths $M$ in `base_res..n` with $f(\\mathcal D_MX)=\\mathcal D_Mf(X)$ for length-`n` inputs: the bin-source tables agree."
         table = self._bin_table(n)
         return [m for m in range(self.base_res, n + 1) if self._bin_table(m) == table[: band_edge(m) + 1]]
 
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                X: torch.Tensor,  # spectra (B, C, N), torch.fft.fft(x, norm='forward')
+               ) -> torch.Tensor:
         "Apply the non-linearity to the spectrum `X` (B, C, N); returns the Hermitian (B, C, N) spectrum of the result."
         _check_spectrum1d(X, self.channels, 'ScaleEqNonlin1d')
         n = X.shape[-1]
@@ -160,8 +189,12 @@ class ScaleEqNonlin1d(nn.Module):
 _HARMONIC_CLASSES = (((1, 2, 3), False), ((5, 6, 7), False), ((1, 2, 3), True), ((5, 6, 7), True))
 _BURST = tuple(range(20, 25))
 
-def harmonic_signals(n: int, length: int = 64, generator: Optional[torch.Generator] = None,
-                     dtype=torch.float32, device=None) -> tuple:
+def harmonic_signals(n: int,  # number of signals
+                     length: int = 64,  # samples per signal (at least 49)
+                     generator: Optional[torch.Generator] = None,  # random generator (None: torch's global one)
+                     dtype=torch.float32,  # dtype of the signals
+                     device=None,  # device of the signals
+                    ) -> tuple:
     "`n` random waveforms `(n, 1, length)` of 4 classes (low/mid harmonics, with or without a burst on harmonics 20-24) and their labels."
     if not isinstance(length, int) or band_edge(length) < _BURST[-1]:
         raise ValueError(f"`length` must be at least {2 * _BURST[-1] + 1} to hold harmonics {_BURST[0]}-{_BURST[-1]}, "

@@ -90,7 +90,9 @@ class ScaleEqSegmenter(EquivariantModule, NoTorchScriptMixin, StoredSettingsMixi
         "Real dtype of the model's computations (its images and logit maps)."
         return real_dtype(self.head.weight.dtype)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
+    def features(self,
+                 x: torch.Tensor,  # real images (B, C, N, N) in the model's dtype
+                ) -> torch.Tensor:
         "Spectrum `(B, widths[-1], N, N)` of the last block for the real image batch `x` `(B, C, N, N)`; empty for an empty batch."
         n = _check_image_batch(self, x, self.in_channels, self.dtype, self.size_range)
         if x.shape[0] == 0:
@@ -100,7 +102,9 @@ class ScaleEqSegmenter(EquivariantModule, NoTorchScriptMixin, StoredSettingsMixi
             X = nl(conv(X) + skip(X))
         return X
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                x: torch.Tensor,  # real images (B, C, N, N) in the model's dtype
+               ) -> torch.Tensor:
         "Real per-pixel logits `(B, 1, N, N)` for the real image batch `x` `(B, C, N, N)`; empty for an empty batch."
         X = self.features(x)
         if X.shape[0] == 0:
@@ -142,7 +146,9 @@ class CNNSegmenter(NoTorchScriptMixin, StoredSettingsMixin, ComplexWeightsMixin,
         "Real dtype of the model's computations."
         return self.head.weight.dtype
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                x: torch.Tensor,  # real images (B, C, N, N) in the model's dtype
+               ) -> torch.Tensor:
         "Real per-pixel logits `(B, 1, N, N)` for the real image batch `x` `(B, C, N, N)`."
         _check_image_batch(self, x, self.in_channels, self.dtype, self.size_range)
         return self.head(self.body(x))
@@ -159,12 +165,16 @@ def _check_logits_masks(logits: torch.Tensor, masks: torch.Tensor) -> None:
         raise ValueError(f"Masks of shape {tuple(masks.shape)} do not match logits of shape {tuple(logits.shape)}; "
                          f"expected ({logits.shape[0]}, {logits.shape[2]}, {logits.shape[3]}).")
 
-def segmentation_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+def segmentation_loss(logits: torch.Tensor,  # per-pixel logits (B, 1, N, N)
+                      masks: torch.Tensor,  # boolean masks (B, N, N)
+                     ) -> torch.Tensor:
     "Mean binary cross-entropy of the logit maps `(B, 1, N, N)` against the boolean masks `(B, N, N)`."
     _check_logits_masks(logits, masks)
     return F.binary_cross_entropy_with_logits(logits[:, 0], masks.to(logits.dtype))
 
-def mask_iou(logits: torch.Tensor, masks: torch.Tensor) -> float:
+def mask_iou(logits: torch.Tensor,  # per-pixel logits (B, 1, N, N)
+             masks: torch.Tensor,  # boolean masks (B, N, N)
+            ) -> float:
     "Intersection over union of the predicted masks (`logits > 0`) and `masks`, pooled over the batch (1 when both are empty)."
     _check_logits_masks(logits, masks)
     pred = logits[:, 0] > 0
@@ -172,7 +182,12 @@ def mask_iou(logits: torch.Tensor, masks: torch.Tensor) -> float:
     return (pred & masks).sum().item() / union if union else 1.0
 
 # %% ../nbs/10_segmentation.ipynb #433acb97
-def fit_segmenter(model: nn.Module, loader, steps: int, lr: float = 1e-2, weight_decay: float = 0.0) -> list:
+def fit_segmenter(model: nn.Module,  # a segmenter: images (B, C, N, N) to logits (B, 1, N, N)
+                  loader,  # yields batches (images, labels, masks), e.g. make_loader(ds.with_masks(), ...)
+                  steps: int,  # number of optimiser steps
+                  lr: float = 1e-2,  # AdamW learning rate
+                  weight_decay: float = 0.0,  # AdamW weight decay
+                 ) -> list:
     "Train `model` with AdamW on `segmentation_loss` for `steps` batches `(images, labels, masks)` of `loader`; returns the per-step losses."
     positive_int(steps, 'steps')
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
@@ -194,7 +209,11 @@ def fit_segmenter(model: nn.Module, loader, steps: int, lr: float = 1e-2, weight
     return losses
 
 @torch.no_grad()
-def iou_by_size(model: nn.Module, images: dict, masks: dict, batch_size: int = 128) -> dict:
+def iou_by_size(model: nn.Module,  # a segmenter
+                images: dict,  # per size s: images (n, C, s, s)
+                masks: dict,  # per size s: boolean masks (n, s, s)
+                batch_size: int = 128,  # images per forward pass
+               ) -> dict:
     "IoU of `model`'s masks at every size: `images[s]` `(n, C, s, s)` and boolean `masks[s]` `(n, s, s)`; returns `{s: IoU}`."
     if set(images) != set(masks):
         raise ValueError(f"`images` and `masks` must have the same sizes, got {sorted(images)} and {sorted(masks)}.")

@@ -75,7 +75,9 @@ def _filter_spectra(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     Y = torch.einsum('bixy,ioxy->boxy', _fit_spectrum(X, kept), _fit_spectrum(W, kept))
     return _fit_spectrum(Y, size)
 
-def apply_spectral_filter(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+def apply_spectral_filter(X: torch.Tensor, # spectra (B, C_in, N1, N2), complex, `norm='forward'`
+                          W: torch.Tensor, # filter (C_in, C_out, G1, G2) in FFT order, same dtype
+                         ) -> torch.Tensor: # spectra (B, C_out, N1, N2)
     "Apply the filter `W` `(C_in, C_out, G1, G2)` (FFT order) to spectra `X` `(B, C_in, N1, N2)`: $Y_o[k]=\\sum_iW_{io}[k]X_i[k]$ on $S_G$, 0 elsewhere."
     if not isinstance(W, torch.Tensor) or W.ndim != 4 or not W.is_complex():
         raise ValueError("The filter must be a complex tensor (C_in, C_out, G1, G2), got "

@@ -6,11 +6,13 @@
 __all__ = ['positive_int', 'non_negative_int', 'positive_float', 'non_negative_float', 'probability', 'one_of', 'int_sequence',
            'SettingsCheckedOnLoad']
 
-# %% ../nbs/12_validation.ipynb #18d04f0a
+# %% ../nbs/12_validation.ipynb #e6b77dbf
 import difflib
 import math
 import numbers
 import operator
+import os
+import sys
 import warnings
 from typing import Any, Optional, Sequence
 
@@ -164,7 +166,16 @@ def int_sequence(values: Any,                # the argument to check: an iterabl
         checked.append(number)
     return tuple(checked)
 
-# %% ../nbs/12_validation.ipynb #5dd26a8e
+# %% ../nbs/12_validation.ipynb #ac9daa97
+def _caller_stacklevel(issuer) -> int:
+    "`stacklevel` for a warning issued by the function with code object `issuer`: the first caller outside it and torch."
+    torch_dir = os.path.dirname(torch.__file__)
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (frame.f_code is issuer or frame.f_code.co_filename.startswith(torch_dir)):
+        frame, level = frame.f_back, level + 1
+    return level
+
+# %% ../nbs/12_validation.ipynb #3017c8aa
 _ABSENT = '<absent>'
 
 class SettingsCheckedOnLoad:
@@ -209,4 +220,4 @@ class SettingsCheckedOnLoad:
             missing_keys.remove(key)
             warnings.warn(f"{type(self).__name__} at '{prefix or '(root)'}': the state dict stores no settings (it was "
                           "saved before settings were stored), so they were not checked; save it again to store them.",
-                          stacklevel=2)
+                          stacklevel=_caller_stacklevel(SettingsCheckedOnLoad._load_from_state_dict.__code__))

@@ -34,6 +34,8 @@ DEVICE=${DEVICE:-cuda}
 export SCALE_EQ_NB_DATA="${DATA_DIR:-$PWD/data}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONUNBUFFERED=1
+# 15 processes share the GPU; a Fourier run peaks near 10 GB (batch 128 at size 28): let the allocator return memory
+export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
 WORK=${WORK_DIR:-$PWD/runs/device_sweep}   # checkpoints: a rerun on the same machine resumes stopped runs
 mkdir -p "$WORK"
 LOG="$OUT/sweep.log"
