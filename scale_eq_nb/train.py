@@ -22,7 +22,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .checkpoint import (CHECKPOINT_NAME, RunFolder, check_output_dir, load_checkpoint, rng_state,
                                     save_checkpoint, set_rng_state, write_report)
