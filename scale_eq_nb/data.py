@@ -28,6 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
+from .validation import non_negative_int, positive_int, probability
 from .downscale import ideal_downscale, ideal_resample, resample_half_spectrum
 
 # %% ../nbs/06_data.ipynb #cc71d293
@@ -40,13 +41,20 @@ def default_data_dir() -> Path:
     "Folder used when neither `data_dir` nor `$SCALE_EQ_NB_DATA` is given: `~/.cache/scale_eq_nb`."
     return Path.home() / '.cache' / 'scale_eq_nb'
 
-def resolve_data_dir(data_dir=None) -> Path:
+def resolve_data_dir(data_dir=None,  # a folder (str or path); None: $SCALE_EQ_NB_DATA, else `default_data_dir()`
+                    ) -> Path:
     "The data folder: `data_dir` if given, else the environment variable `SCALE_EQ_NB_DATA`, else `default_data_dir()`."
+    from_env = data_dir is None and bool(os.environ.get(DATA_ENV_VAR))
     if data_dir is None:
         data_dir = os.environ.get(DATA_ENV_VAR) or default_data_dir()
     if not isinstance(data_dir, (str, os.PathLike)):
         raise TypeError(f"`data_dir` must be a path (str or os.PathLike), got {type(data_dir).__name__}.")
-    return Path(data_dir).expanduser()
+    path = Path(data_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        source = f"the environment variable {DATA_ENV_VAR}" if from_env else "`data_dir` (command line: --data-dir)"
+        raise NotADirectoryError(f"{path} is not a directory: {source} must name the folder that holds the data files, "
+                                 f"such as {path.parent}.")
+    return path
 
 _WHERE_HINT = (f"Point to the folder with `data_dir=...` (command line: --data-dir DIR) or the environment variable "
                f"{DATA_ENV_VAR}=DIR")
@@ -66,7 +74,8 @@ def _read_bytes(path: Path) -> bytes:
     except (EOFError, OSError, zlib.error) as e:
         raise ValueError(f"{path} is a damaged or truncated gzip file ({e}); delete it and fetch it again.") from None
 
-def read_idx(path) -> np.ndarray:
+def read_idx(path,  # an idx file, plain or gzip-compressed
+            ) -> np.ndarray:
     "Read an idx (or idx.gz) file into a numpy array, validating its magic number and size."
     path = Path(path)
     raw = _read_bytes(path)
@@ -112,7 +121,9 @@ def _mnist_missing_message(root: Path, split: str) -> str:
             f"or put them in {root / 'mnist'}/ or torchvision's layout {root / 'MNIST' / 'raw'}/. {_WHERE_HINT}, "
             f"or pass download=True (needs network access).")
 
-def find_mnist(data_dir=None, split: str = 'test') -> tuple:
+def find_mnist(data_dir=None,  # folder with the data files; None: $SCALE_EQ_NB_DATA, else ~/.cache/scale_eq_nb
+               split: str = 'test',  # 'train' or 'test'
+              ) -> tuple:
     "Paths `(images, labels)` of MNIST's `split` ('train' or 'test') in `data_dir`, directly, under `mnist/` or under `MNIST/raw/`."
     _check_split(split, _MNIST_FILES)
     root = resolve_data_dir(data_dir)
@@ -139,14 +150,17 @@ def _network_reachable(host: str, port: int = 443, timeout: float = 3.0) -> bool
 def _download(what: str, host: str, fetch, root: Path, missing: str):
     "Run `fetch()` (a torchvision download) when `host` answers; otherwise raise DataNotFoundError with `missing`."
     if not _network_reachable(host):
-        raise DataNotFoundError(f"{missing}\nDownloading {what} failed: {host} is not reachable from this machine.")
+        raise DataNotFoundError(f"{missing}\nDownloading {what} failed: {host} is not reachable (no network access).")
     root.mkdir(parents=True, exist_ok=True)
     try:
         fetch()
     except Exception as e:  # torchvision raises RuntimeError/URLError/OSError on failed mirrors or checksums
         raise DataNotFoundError(f"{missing}\nDownloading {what} with torchvision failed: {e}") from e
 
-def load_mnist(data_dir=None, split: str = 'test', download: bool = False) -> tuple:
+def load_mnist(data_dir=None,  # folder with the data files; None: $SCALE_EQ_NB_DATA, else ~/.cache/scale_eq_nb
+               split: str = 'test',  # 'train' or 'test'
+               download: bool = False,  # fetch the split with torchvision when absent (needs network access)
+              ) -> tuple:
     "MNIST `split` as `(images uint8 (n, 28, 28), labels int64 (n,))`; downloads only if `download` and online."
     _check_split(split, _MNIST_FILES)
     root = resolve_data_dir(data_dir)
@@ -168,7 +182,10 @@ def load_mnist(data_dir=None, split: str = 'test', download: bool = False) -> tu
     return torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
 
 # %% ../nbs/06_data.ipynb #b03bfbe6
-def load_mnist_splits(data_dir=None, splits: Sequence[str] = ('train', 'test'), download: bool = False) -> tuple:
+def load_mnist_splits(data_dir=None,  # folder with the data files; None: $SCALE_EQ_NB_DATA, else ~/.cache/scale_eq_nb
+                      splits: Sequence[str] = ('train', 'test'),  # the MNIST splits to pool, in order
+                      download: bool = False,  # fetch absent splits (needs network access)
+                     ) -> tuple:
     "Concatenate the MNIST `splits` that exist (absent ones are skipped with a warning) as `(images, labels)`."
     if isinstance(splits, str) or not splits:
         raise ValueError(f"`splits` must be a non-empty sequence such as ('train', 'test'), got {splits!r}.")
@@ -190,14 +207,16 @@ def load_mnist_splits(data_dir=None, splits: Sequence[str] = ('train', 'test'), 
 
 # %% ../nbs/06_data.ipynb #e53aecc9
 def _check_seed(seed):
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"`seed` must be a non-negative int, got {seed!r}.")
+    non_negative_int(seed, 'seed')
 
 def _mix_seed(*keys: int) -> int:
     "A 32-bit seed that depends on all `keys` (e.g. a seed and an epoch) without collisions between nearby values."
     return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
 
-def stratified_split(labels, counts: Sequence[int], seed: int = 0) -> list:
+def stratified_split(labels,  # one class label per image (1-D)
+                     counts: Sequence[int],  # the size of each split
+                     seed: int = 0,  # random seed (non-negative int); the same seed gives the same result
+                    ) -> list:
     "Split `range(len(labels))` into index tensors of the given `counts`, stratified by class (±2 per class), seeded."
     _check_seed(seed)
     labels = torch.as_tensor(labels)
@@ -216,7 +235,10 @@ def stratified_split(labels, counts: Sequence[int], seed: int = 0) -> list:
     order = perm[torch.argsort((rank + 0.5) / n_c[cls].double(), stable=True)]
     return list(order[:sum(counts)].split(counts))
 
-def assign_sizes(labels, sizes: Sequence[int], seed: int = 0) -> torch.Tensor:
+def assign_sizes(labels,  # one class label per image (1-D)
+                 sizes: Sequence[int],  # the sizes to assign
+                 seed: int = 0,  # random seed (non-negative int); the same seed gives the same result
+                ) -> torch.Tensor:
     "One size per image from `sizes`, each size equally often overall and within every class (±1), seeded."
     _check_seed(seed)
     labels = torch.as_tensor(labels)
@@ -234,8 +256,16 @@ def assign_sizes(labels, sizes: Sequence[int], seed: int = 0) -> torch.Tensor:
 # %% ../nbs/06_data.ipynb #f53e288e
 class ScaleDataset(Dataset):
     "Images of several sizes stored as one tensor per size; `ds[i]` is `(image (C, s, s), label)` (plus mask if asked)."
-    def __init__(self, images: dict, labels: dict, masks: Optional[dict] = None, info: Optional[dict] = None,
-                 mean=0.0, std=1.0, name: str = '', batch_transform=None):
+    def __init__(self,
+                 images: dict,  # per size s: float images (n_s, C, s, s)
+                 labels: dict,  # per size s: int64 labels (n_s,)
+                 masks: Optional[dict] = None,  # per size s: bool masks (n_s, s, s), or None
+                 info: Optional[dict] = None,  # per-sample extras: {key: {size: tensor (n_s, ...)}}
+                 mean=0.0,  # mean subtracted in normalisation (scalar or one per channel)
+                 std=1.0,  # std divided by in normalisation (scalar or one per channel)
+                 name: str = '',  # a name shown in messages
+                 batch_transform=None,  # an augmentation applied to each training batch (or None)
+                ):
         if not isinstance(images, dict) or not images or set(images) != set(labels) or \
                 (masks is not None and set(masks) != set(images)):
             raise ValueError("`images`, `labels` (and `masks`) must be non-empty dicts keyed by the same sizes.")
@@ -262,7 +292,9 @@ class ScaleDataset(Dataset):
 
     def __len__(self): return self._ends[-1]
 
-    def locate(self, i: int) -> tuple:
+    def locate(self,
+               i: int,  # sample index (negative counts from the end)
+              ) -> tuple:
         "`(size, position within that size's tensors)` of sample `i`."
         n = len(self)
         if not -n <= i < n:
@@ -283,11 +315,15 @@ class ScaleDataset(Dataset):
         "All labels in index order."
         return torch.cat([self.labels[s] for s in self.sizes])
 
-    def sample_info(self, key: str) -> torch.Tensor:
+    def sample_info(self,
+                    key: str,  # a key of `info`
+                   ) -> torch.Tensor:
         "The per-sample `info[key]` in index order."
         return torch.cat([self.info[key][s] for s in self.sizes])
 
-    def denormalize(self, x: torch.Tensor) -> torch.Tensor:
+    def denormalize(self,
+                    x: torch.Tensor,  # normalised images (..., C, s, s)
+                   ) -> torch.Tensor:
         "Undo the normalisation of a `(..., C, s, s)` image or batch: $x\\sigma+\\mu$ per channel."
         shape = (-1, 1, 1) if self.mean.ndim else ()
         return x * self.std.to(x).reshape(shape) + self.mean.to(x).reshape(shape)
@@ -300,8 +336,14 @@ class ScaleDataset(Dataset):
         view.return_masks = True
         return view
 
-    def loader(self, batch_size: int, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
-               augment: bool = True, num_workers: int = 0) -> 'ScaleLoader':
+    def loader(self,
+               batch_size: int,  # samples per batch (all of one size)
+               shuffle: bool = True,  # random order (else sizes in order)
+               seed: int = 0,  # random seed (non-negative int); the same seed gives the same result
+               drop_last: bool = False,  # drop the incomplete last batch of each size
+               augment: bool = True,  # apply the data set's `batch_transform`
+               num_workers: int = 0,  # DataLoader worker processes
+              ) -> 'ScaleLoader':
         "A `ScaleLoader` over this data set (see `make_loader`)."
         return make_loader(self, batch_size, shuffle, seed, drop_last, augment, num_workers)
 
@@ -312,9 +354,14 @@ class ScaleDataset(Dataset):
 # %% ../nbs/06_data.ipynb #b9bcaf09
 class SizeGroupedBatchSampler(Sampler):
     "Yield batches of indices whose samples share one size; reproducible from `seed` and the epoch set by `set_epoch`."
-    def __init__(self, sizes, batch_size: int, shuffle: bool = True, seed: int = 0, drop_last: bool = False):
-        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-            raise ValueError(f"`batch_size` must be a positive int, got {batch_size!r}.")
+    def __init__(self,
+                 sizes,  # the size of every sample (1-D)
+                 batch_size: int,  # samples per batch
+                 shuffle: bool = True,  # random order (else sizes in order)
+                 seed: int = 0,  # random seed (non-negative int); the same seed gives the same result
+                 drop_last: bool = False,  # drop the incomplete last batch of each size
+                ):
+        positive_int(batch_size, 'batch_size')
         _check_seed(seed)
         sizes = torch.as_tensor(sizes, dtype=torch.int64)
         if sizes.ndim != 1:
@@ -322,7 +369,9 @@ class SizeGroupedBatchSampler(Sampler):
         self.batch_size, self.shuffle, self.seed, self.drop_last, self.epoch = batch_size, shuffle, seed, drop_last, 0
         self.groups = [torch.nonzero(sizes == s).flatten() for s in torch.unique(sizes)]
 
-    def set_epoch(self, epoch: int):
+    def set_epoch(self,
+                  epoch: int,  # epoch number; (seed, epoch) fixes the order
+                 ):
         "Use the order of `epoch` for the next passes."
         self.epoch = int(epoch)
 
@@ -344,7 +393,8 @@ class SizeGroupedBatchSampler(Sampler):
         return sum(f(len(g)) for g in self.groups)
 
 # %% ../nbs/06_data.ipynb #e91a4cca
-def collate(batch: list) -> tuple:
+def collate(batch: list,  # samples (image, label[, mask]) of one size
+           ) -> tuple:
     "Stack samples `(image, label[, mask])` of one size into `(images (B, C, s, s), labels (B,)[, masks (B, s, s)])`."
     shapes = {tuple(item[0].shape) for item in batch}
     if len(shapes) != 1:
@@ -361,8 +411,15 @@ class _TransformedCollate:
 
 class ScaleLoader(DataLoader):
     "A `DataLoader` over a `ScaleDataset` whose batches each hold one size; `set_epoch(e)` fixes the epoch's order."
-    def __init__(self, dataset: ScaleDataset, batch_size: int, shuffle: bool = True, seed: int = 0,
-                 drop_last: bool = False, batch_transform=None, num_workers: int = 0):
+    def __init__(self,
+                 dataset: ScaleDataset,  # the ScaleDataset to load
+                 batch_size: int,  # samples per batch (all of one size)
+                 shuffle: bool = True,  # random order (else sizes in order)
+                 seed: int = 0,  # random seed (non-negative int); the same seed gives the same result
+                 drop_last: bool = False,  # drop the incomplete last batch of each size
+                 batch_transform=None,  # applied to every image batch (or None)
+                 num_workers: int = 0,  # DataLoader worker processes (0 with a batch transform)
+                ):
         if batch_transform is not None and num_workers:
             raise ValueError("A batch transform (augmentation) draws from one seeded generator and needs num_workers=0; "
                              "the data live in memory, so workers gain little.")
@@ -371,14 +428,22 @@ class ScaleLoader(DataLoader):
                          collate_fn=collate if batch_transform is None else _TransformedCollate(batch_transform))
         self.batch_transform = batch_transform
 
-    def set_epoch(self, epoch: int):
+    def set_epoch(self,
+                  epoch: int,  # epoch number; (seed, epoch) fixes the order and the augmentation
+                 ):
         "Set the epoch of the sampler and of the batch transform (when it has `set_epoch`)."
         self.batch_sampler.set_epoch(epoch)
         if hasattr(self.batch_transform, 'set_epoch'):
             self.batch_transform.set_epoch(epoch)
 
-def make_loader(dataset: ScaleDataset, batch_size: int, shuffle: bool = True, seed: int = 0, drop_last: bool = False,
-                augment: bool = True, num_workers: int = 0) -> ScaleLoader:
+def make_loader(dataset: ScaleDataset,  # the ScaleDataset to load
+                batch_size: int,  # samples per batch (all of one size)
+                shuffle: bool = True,  # random order (else sizes in order)
+                seed: int = 0,  # random seed (non-negative int); the same seed gives the same result
+                drop_last: bool = False,  # drop the incomplete last batch of each size
+                augment: bool = True,  # apply the data set's `batch_transform`
+                num_workers: int = 0,  # DataLoader worker processes
+               ) -> ScaleLoader:
     "A `ScaleLoader` over `dataset`; with `augment`, the data set's `batch_transform` (if any) is applied to each batch."
     if not isinstance(dataset, ScaleDataset):
         raise TypeError(f"make_loader needs a ScaleDataset, got {type(dataset).__name__}.")
@@ -386,9 +451,19 @@ def make_loader(dataset: ScaleDataset, batch_size: int, shuffle: bool = True, se
                        dataset.batch_transform if augment else None, num_workers)
 
 # %% ../nbs/06_data.ipynb #7f9db42c
-def build_scale_dataset(images: torch.Tensor, labels, sample_sizes, *, value_range: float = 255.0, mean=0.0, std=1.0,
-                        dtype=torch.float32, masks: Optional[torch.Tensor] = None, info: Optional[dict] = None,
-                        name: str = '', progress: Optional[bool] = None) -> ScaleDataset:
+def build_scale_dataset(images: torch.Tensor,  # full-size square images (n, [C,] N, N)
+                        labels,  # one label per image
+                        sample_sizes,  # one target size per image
+                        *,
+                        value_range: float = 255.0,  # divide by this first (255 for uint8 images)
+                        mean=0.0,  # normalisation mean (scalar or per channel)
+                        std=1.0,  # normalisation std (scalar or per channel)
+                        dtype=torch.float32,  # dtype of the stored images
+                        masks: Optional[torch.Tensor] = None,  # full-size masks (n, N, N) to resample alongside, or None
+                        info: Optional[dict] = None,  # per-image extras to carry along
+                        name: str = '',  # a name shown in messages
+                        progress: Optional[bool] = None,  # show a progress bar (None: only for large sets)
+                       ) -> ScaleDataset:
     "Ideally resample each image of `images` (n, [C,] N, N) to its `sample_sizes` entry, normalise, and group by size."
     if images.ndim == 3:
         images = images[:, None]
@@ -425,7 +500,12 @@ class DataSplits(NamedTuple):
     val: ScaleDataset
     test: ScaleDataset
 
-    def loaders(self, batch_size: int, seed: int = 0, eval_batch_size: Optional[int] = None, augment: bool = True) -> tuple:
+    def loaders(self,
+                batch_size: int,  # training batch size
+                seed: int = 0,  # random seed (non-negative int); the same seed gives the same result
+                eval_batch_size: Optional[int] = None,  # batch size for val/test (default: batch_size)
+                augment: bool = True,  # augment the training batches with the set's transform
+               ) -> tuple:
         "`(train, val, test)` `ScaleLoader`s: training shuffled (and augmented), evaluation in size order."
         eb = eval_batch_size or batch_size
         return (make_loader(self.train, batch_size, True, seed, augment=augment),
@@ -446,9 +526,16 @@ def _split_counts(n: int, split_sizes, paper_pool: int, paper_counts: tuple, fra
                          "use smaller counts or more source splits.")
     return counts
 
-def mnist_scale(images: torch.Tensor, labels: torch.Tensor, split_sizes=None, sizes: Sequence[int] = range(8, 29),
-                seed: int = 0, normalize: bool = True, augment: bool = False, dtype=torch.float32,
-                progress: Optional[bool] = None) -> DataSplits:
+def mnist_scale(images: torch.Tensor,  # MNIST images uint8 (n, 28, 28)
+                labels: torch.Tensor,  # labels (n,)
+                split_sizes=None,  # (train, val, test) counts; None: the protocol default
+                sizes: Sequence[int] = range(8, 29),  # the sizes 1..28 to draw from
+                seed: int = 0,  # random seed (non-negative int); the same seed gives the same result
+                normalize: bool = True,  # subtract 0.0607 and divide by 0.2161
+                augment: bool = False,  # attach the paper's circular-shift augmentation to train
+                dtype=torch.float32,  # dtype of the stored images
+                progress: Optional[bool] = None,  # show a progress bar (None: only for large sets)
+               ) -> DataSplits:
     "MNIST-scale (paper protocol): stratified splits, one size in `sizes` per image by ideal downscaling from 28."
     if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
         raise ValueError(f"Expected MNIST images (n, 28, 28) and n labels, got {tuple(images.shape)} and {len(labels)}.")
@@ -469,7 +556,10 @@ def mnist_scale(images: torch.Tensor, labels: torch.Tensor, split_sizes=None, si
     return DataSplits(*out)
 
 # %% ../nbs/06_data.ipynb #8cf0c9ff
-def fourier_shift(x: torch.Tensor, shifts: torch.Tensor, base_size: int = 28) -> torch.Tensor:
+def fourier_shift(x: torch.Tensor,  # real images (B, C, s, s), band-limited to s
+                  shifts: torch.Tensor,  # integer shifts (B, 2) on the base_size grid
+                  base_size: int = 28,  # the grid the shifts are counted on
+                 ) -> torch.Tensor:
     "Circularly shift each image of `x` (B, C, s, s), band-limited to size `s`, by the integer `base_size`-grid `shifts` (B, 2)."
     if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim != 4 or x.shape[-1] != x.shape[-2]:
         raise TypeError(f"fourier_shift needs a real float batch (B, C, s, s); got {getattr(x, 'shape', type(x))}.")
@@ -488,19 +578,27 @@ def fourier_shift(x: torch.Tensor, shifts: torch.Tensor, base_size: int = 28) ->
 
 class CircularShift:
     "Batch augmentation: with probability `p` per image, a circular shift by up to `max_fraction` of `base_size` per axis."
-    def __init__(self, p: float = 0.7, max_fraction: float = 0.25, base_size: int = 28, seed: int = 0):
-        if not 0 <= p <= 1 or not 0 <= max_fraction <= 1:
-            raise ValueError(f"`p` and `max_fraction` must lie in [0, 1], got {p} and {max_fraction}.")
+    def __init__(self,
+                 p: float = 0.7,  # probability that an image is shifted
+                 max_fraction: float = 0.25,  # largest shift per axis, as a fraction of base_size
+                 base_size: int = 28,  # the grid the shifts are counted on
+                 seed: int = 0,  # random seed (non-negative int); the same seed gives the same result
+                ):
+        probability(p, 'p'), probability(max_fraction, 'max_fraction')
         _check_seed(seed)
         self.p, self.base_size, self.seed = p, base_size, seed
         self.max_shift = int(max_fraction * base_size)
         self.set_epoch(0)
 
-    def set_epoch(self, epoch: int):
+    def set_epoch(self,
+                  epoch: int,  # epoch number; (seed, epoch) fixes the shifts
+                 ):
         "Restart the random stream at the one of `(seed, epoch)`."
         self.generator = torch.Generator().manual_seed(_mix_seed(self.seed, epoch))
 
-    def draw(self, n: int) -> torch.Tensor:
+    def draw(self,
+             n: int,  # number of images
+            ) -> torch.Tensor:
         "Shifts `(n, 2)` for `n` images: zero for the images left alone, independent per axis for the others."
         apply = torch.rand(n, generator=self.generator) < self.p
         d = torch.randint(-self.max_shift, self.max_shift + 1, (n, 2), generator=self.generator)
@@ -510,9 +608,15 @@ class CircularShift:
         return fourier_shift(x, self.draw(x.shape[0]), self.base_size)
 
 # %% ../nbs/06_data.ipynb #8d28adef
-def mnist_scale_sesn(images: torch.Tensor, labels: torch.Tensor, split_sizes=None, scale_range: tuple = (0.3, 1.0),
-                     seed: int = 0, normalize: bool = True, dtype=torch.float32,
-                     progress: Optional[bool] = None) -> DataSplits:
+def mnist_scale_sesn(images: torch.Tensor,  # MNIST images uint8 (n, 28, 28)
+                     labels: torch.Tensor,  # labels (n,)
+                     split_sizes=None,  # (train, val, test) counts; None: the protocol default
+                     scale_range: tuple = (0.3, 1.0),  # (low, high) of the uniform scale factor
+                     seed: int = 0,  # random seed (non-negative int); the same seed gives the same result
+                     normalize: bool = True,  # subtract 0.0607 and divide by 0.2161
+                     dtype=torch.float32,  # dtype of the stored images
+                     progress: Optional[bool] = None,  # show a progress bar (None: only for large sets)
+                    ) -> DataSplits:
     "MNIST-scale (SESN/DISCO protocol): each digit scaled by $U$(`scale_range`) in a fixed 28×28 canvas, bicubic."
     from PIL import Image
     from torchvision.transforms import InterpolationMode
@@ -549,7 +653,10 @@ def _stl_folder(root: Path) -> Path:
     direct = any((root / f'{s}_X.bin').is_file() for s in ('train', 'test'))
     return root if direct and not (root / 'stl10_binary').is_dir() else root / 'stl10_binary'
 
-def read_stl10(data_dir=None, split: str = 'train', download: bool = False) -> tuple:
+def read_stl10(data_dir=None,  # folder with the data files; None: $SCALE_EQ_NB_DATA, else ~/.cache/scale_eq_nb
+               split: str = 'train',  # 'train' or 'test' (the labelled splits)
+               download: bool = False,  # fetch STL-10 with torchvision when absent (2.6 GB, needs network access)
+              ) -> tuple:
     "STL-10 labelled `split` ('train' or 'test') as `(images uint8 (n, 3, 96, 96), labels int64 0..9)`."
     _check_split(split, ('train', 'test'))
     root = resolve_data_dir(data_dir)
@@ -580,13 +687,23 @@ def read_stl10(data_dir=None, split: str = 'train', download: bool = False) -> t
 # %% ../nbs/06_data.ipynb #867243d8
 STL10_SCALE_MEAN, STL10_SCALE_STD = (0.4467, 0.4398, 0.4066), (0.2603, 0.2566, 0.2713)
 
-def load_stl10(data_dir=None, splits: Sequence[str] = ('train', 'test'), download: bool = False) -> tuple:
+def load_stl10(data_dir=None,  # folder with the data files; None: $SCALE_EQ_NB_DATA, else ~/.cache/scale_eq_nb
+               splits: Sequence[str] = ('train', 'test'),  # the labelled splits to pool, in order
+               download: bool = False,  # fetch STL-10 when absent (needs network access)
+              ) -> tuple:
     "Concatenate the labelled STL-10 `splits` as `(images uint8 (n, 3, 96, 96), labels int64)`."
     parts = [read_stl10(data_dir, s, download) for s in splits]
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
-def stl10_scale(images: torch.Tensor, labels: torch.Tensor, split_sizes=None, sizes: Sequence[int] = range(49, 98),
-                seed: int = 0, normalize: bool = True, dtype=torch.float32, progress: Optional[bool] = None) -> DataSplits:
+def stl10_scale(images: torch.Tensor,  # STL-10 images uint8 (n, 3, 96, 96)
+                labels: torch.Tensor,  # labels 0..9 (n,)
+                split_sizes=None,  # (train, val, test) counts; None: the protocol default
+                sizes: Sequence[int] = range(49, 98),  # the sizes to draw from
+                seed: int = 0,  # random seed (non-negative int); the same seed gives the same result
+                normalize: bool = True,  # STL-10's per-channel mean and std
+                dtype=torch.float32,  # dtype of the stored images
+                progress: Optional[bool] = None,  # show a progress bar (None: only for large sets)
+               ) -> DataSplits:
     "STL-10-scale (paper protocol): stratified splits, one size in `sizes` per image by ideal resampling from 96."
     if images.ndim != 4 or images.shape[1:] != _STL_SHAPE or len(images) != len(labels):
         raise ValueError(f"Expected STL-10 images (n, 3, 96, 96) and n labels, got {tuple(images.shape)} and {len(labels)}.")
@@ -629,12 +746,17 @@ def _shape_sdf(label: int, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return torch.minimum(_box(x, y - 0.5, 0.85, 0.2), _box(x, y + 0.5, 0.85, 0.2))
 
 # %% ../nbs/06_data.ipynb #cdb68ead
-def render_shapes(labels: torch.Tensor, seed: int = 0, size: int = 28, oversample: int = 4, noise: float = 0.03,
-                  chunk: int = 64) -> tuple:
+def render_shapes(labels: torch.Tensor,  # one shape class 0..5 per image
+                  seed: int = 0,  # random seed (non-negative int); the same seed gives the same result
+                  size: int = 28,  # output size
+                  oversample: int = 4,  # render at oversample × size, then downscale ideally
+                  noise: float = 0.03,  # std of the white noise added at `size`
+                  chunk: int = 64,  # images rendered at once (memory)
+                 ) -> tuple:
     "Render one random shape per label at `size` (anti-aliased); returns `(images (n, 1, size, size) float64, indicators (n, size, size) float64)`."
     _check_seed(seed)
-    if not all(isinstance(v, int) and v >= 1 for v in (size, oversample, chunk)):
-        raise ValueError(f"`size`, `oversample` and `chunk` must be positive ints, got {size!r}, {oversample!r}, {chunk!r}.")
+    for name, v in dict(size=size, oversample=oversample, chunk=chunk).items():
+        positive_int(v, name)
     labels = torch.as_tensor(labels, dtype=torch.int64)
     if labels.numel() and (labels.min() < 0 or labels.max() >= len(SHAPE_NAMES)):
         raise ValueError(f"Shape labels must lie in 0..{len(SHAPE_NAMES) - 1}.")
@@ -659,11 +781,15 @@ def render_shapes(labels: torch.Tensor, seed: int = 0, size: int = 28, oversampl
     return out[:, :1] + noise_img, out[:, 1]
 
 # %% ../nbs/06_data.ipynb #17d7969c
-def make_synthetic_scale_dataset(n: int, sizes: Sequence[int] = range(8, 29), seed: int = 0, num_classes: int = 6,
-                                 dtype=torch.float32, name: str = 'synthetic') -> ScaleDataset:
+def make_synthetic_scale_dataset(n: int,  # number of images (classes balanced)
+                                 sizes: Sequence[int] = range(8, 29),  # the sizes 1..28 to draw from
+                                 seed: int = 0,  # random seed (non-negative int); the same seed gives the same result
+                                 num_classes: int = 6,  # number of shape classes, 2..6
+                                 dtype=torch.float32,  # dtype of the stored images
+                                 name: str = 'synthetic',  # a name shown in messages
+                                ) -> ScaleDataset:
     "`n` synthetic shape images of `num_classes` balanced classes, each at one size in `sizes`, with masks; seeded."
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"`n` must be a positive int, got {n!r}.")
+    positive_int(n, 'n')
     if not 2 <= num_classes <= len(SHAPE_NAMES):
         raise ValueError(f"`num_classes` must lie in 2..{len(SHAPE_NAMES)} ({', '.join(SHAPE_NAMES)}), got {num_classes}.")
     sizes = list(sizes)
@@ -675,8 +801,12 @@ def make_synthetic_scale_dataset(n: int, sizes: Sequence[int] = range(8, 29), se
     return build_scale_dataset(images, labels, assign_sizes(labels, sizes, _mix_seed(seed, 42)), value_range=1.0,
                                dtype=dtype, masks=indicators, name=name, progress=False)
 
-def synthetic_scale(split_sizes: tuple = (4000, 1000, 1000), sizes: Sequence[int] = range(8, 29), seed: int = 0,
-                    num_classes: int = 6, dtype=torch.float32) -> DataSplits:
+def synthetic_scale(split_sizes: tuple = (4000, 1000, 1000),  # (train, val, test) counts
+                    sizes: Sequence[int] = range(8, 29),  # the sizes 1..28 to draw from
+                    seed: int = 0,  # random seed (non-negative int); the same seed gives the same result
+                    num_classes: int = 6,  # number of shape classes, 2..6
+                    dtype=torch.float32,  # dtype of the stored images
+                   ) -> DataSplits:
     "Train / val / test synthetic sets (independent renderings, seeds derived from `seed`)."
     counts = tuple(int(c) for c in split_sizes)
     if len(counts) != 3 or min(counts) < 1:
@@ -693,8 +823,7 @@ def synthetic_stl10(n: int,  # number of images (classes balanced to ±1)
                     seed: int = 0,  # everything (labels, shapes, colours, noise) is a function of the seed
                    ) -> tuple:
     "A seeded STL-10 look-alike: `(images uint8 (n, 3, 96, 96), labels int64 0..9)`, the shapes and types of `load_stl10`."
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"`n` must be a positive int, got {n!r}.")
+    positive_int(n, 'n')
     _check_seed(seed)
     g = torch.Generator().manual_seed(_mix_seed(seed, 60))
     labels = (torch.arange(n) % 10)[torch.randperm(n, generator=g)]
@@ -721,10 +850,21 @@ def _resolve_counts(n: int, defaults: tuple, train_size, val_size, test_size, wh
                          "val/test sizes); pass a smaller train_size, val_size or test_size.")
     return counts
 
-def get_dataset(name: str, data_dir=None, train_size: Optional[int] = None, seed: int = 0, *,
-                val_size: Optional[int] = None, test_size: Optional[int] = None, sizes: Optional[Sequence[int]] = None,
-                splits: Optional[Sequence[str]] = None, augment: bool = False, download: bool = False,
-                num_classes: Optional[int] = None, dtype=torch.float32, progress: Optional[bool] = None) -> DataSplits:
+def get_dataset(name: str,  # one of `DATASET_NAMES`
+                data_dir=None,  # folder with the data files; None: $SCALE_EQ_NB_DATA, else ~/.cache/scale_eq_nb (file-based sets)
+                train_size: Optional[int] = None,  # training images (default: the protocol's)
+                seed: int = 0,  # random seed (non-negative int); the same seed gives the same result
+                *,
+                val_size: Optional[int] = None,  # validation images (default: the protocol's)
+                test_size: Optional[int] = None,  # test images (default: the protocol's)
+                sizes: Optional[Sequence[int]] = None,  # input sizes (default: the protocol's)
+                splits: Optional[Sequence[str]] = None,  # source splits to pool (file-based sets)
+                augment: bool = False,  # the paper's circular shift on the training set ('mnist-scale' only)
+                download: bool = False,  # fetch absent files (needs network access)
+                num_classes: Optional[int] = None,  # classes of 'synthetic' (2..6; the other sets have 10)
+                dtype=torch.float32,  # dtype of the stored images
+                progress: Optional[bool] = None,  # show a progress bar (None: only for large sets)
+               ) -> DataSplits:
     "Train / val / test `ScaleDataset`s of `name` (one of `DATASET_NAMES`); files are looked up in `data_dir`."
     if name not in DATASET_NAMES:
         raise ValueError(f"Unknown data set {name!r}; valid names are {', '.join(DATASET_NAMES)}.")

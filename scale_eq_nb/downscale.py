@@ -11,15 +11,18 @@ __all__ = ['band_edge', 'ring_index', 'resample_spectrum', 'downscale_spectrum',
 import torch
 import torch.nn.functional as F
 
+from .validation import positive_int
+
 # %% ../nbs/00_downscale.ipynb #f6fae527
-def band_edge(n: int) -> int:
+def band_edge(n: int, # grid size (number of samples along the axis)
+             ) -> int: # e(n), the largest |k| the grid keeps
     "Highest frequency magnitude $e(n)=\\lfloor (n-1)/2\\rfloor$ that a grid of `n` samples keeps (even `n` drops its Nyquist bin)."
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"A grid size must be a positive int, got {n!r}.")
-    return (n - 1) // 2
+    return (positive_int(n, 'n') - 1) // 2
 
 # %% ../nbs/00_downscale.ipynb #73e5ede7
-def ring_index(n: int, device=None) -> torch.Tensor:
+def ring_index(n: int,      # grid size
+               device=None, # device of the result
+              ) -> torch.Tensor: # (n, n) long tensor of ||k||_inf in FFT order
     "Ring $\\|k\\|_\\infty$ of every bin of an `n`×`n` FFT-ordered spectrum, as a long tensor on `device`."
     k = torch.fft.fftfreq(n, 1 / n, device=device).round().long().abs()
     return torch.maximum(k[:, None], k[None, :])
@@ -52,10 +55,13 @@ def _norm_dims(dims, ndim: int) -> tuple:
     return out
 
 def _norm_sizes(size, n: int) -> tuple:
-    sizes = (size,) * n if isinstance(size, int) and not isinstance(size, bool) else tuple(size)
-    if len(sizes) != n or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in sizes):
+    try:
+        sizes = tuple(size)
+    except TypeError:                                   # not a sequence: one size for every dim
+        return (positive_int(size, 'size'),) * n
+    if len(sizes) != n:
         raise ValueError(f"`size` must be a positive int or a sequence of {n} positive ints, got {size!r}.")
-    return sizes
+    return tuple(positive_int(s, f'size[{i}]') for i, s in enumerate(sizes))
 
 def _check_spectrum(X):
     if not isinstance(X, torch.Tensor):
@@ -65,7 +71,10 @@ def _check_spectrum(X):
                         "For images use `ideal_downscale`/`ideal_upscale`.")
 
 # %% ../nbs/00_downscale.ipynb #f19ba7fb
-def resample_spectrum(X: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
+def resample_spectrum(X: torch.Tensor,  # full complex spectrum (`norm='forward'`)
+                      size,            # target size: an int for every dim, or one int per dim
+                      dims=(-2, -1),   # the frequency axes of `X`
+                     ) -> torch.Tensor: # the spectrum on the new grid
     "Ideally resample the full spectrum `X` (`norm='forward'`) to `size` along `dims`: keep $|k|\\le\\min(e(N), e(M))$, zero the rest."
     _check_spectrum(X)
     dims = _norm_dims(dims, X.ndim)
@@ -74,7 +83,10 @@ def resample_spectrum(X: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
         X = _keep_bins(X, d, m, e + 1, e)
     return X
 
-def downscale_spectrum(X: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
+def downscale_spectrum(X: torch.Tensor,  # full complex spectrum (`norm='forward'`)
+                       size,            # target size(s), at most the input size
+                       dims=(-2, -1),   # the frequency axes of `X`
+                      ) -> torch.Tensor: # the spectrum of the downscaled signal
     "Ideal downscaling in the Fourier domain: `resample_spectrum` with every target size at most the input size."
     _check_spectrum(X)
     dims = _norm_dims(dims, X.ndim)
@@ -84,7 +96,10 @@ def downscale_spectrum(X: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
                          f"{tuple(X.shape[d] for d in dims)}; use upscale_spectrum to enlarge.")
     return resample_spectrum(X, sizes, dims)
 
-def upscale_spectrum(X: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
+def upscale_spectrum(X: torch.Tensor,  # full complex spectrum (`norm='forward'`)
+                     size,            # target size(s), at least the input size
+                     dims=(-2, -1),   # the frequency axes of `X`
+                    ) -> torch.Tensor: # the zero-padded spectrum
     "Ideal upscaling (zero-padding) in the Fourier domain: `resample_spectrum` with every target size at least the input size."
     _check_spectrum(X)
     dims = _norm_dims(dims, X.ndim)
@@ -94,7 +109,10 @@ def upscale_spectrum(X: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
                          f"{tuple(X.shape[d] for d in dims)}; use downscale_spectrum to shrink.")
     return resample_spectrum(X, sizes, dims)
 
-def crop_spectrum(X: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
+def crop_spectrum(X: torch.Tensor,  # full complex spectrum in FFT order
+                  size,            # the FFT size(s) whose bins are kept, at most the input size
+                  dims=(-2, -1),   # the frequency axes of `X`
+                 ) -> torch.Tensor: # the bins of a `size`-point FFT
     "Keep the bins of a `size`-point FFT (Nyquist included at even sizes) of the larger spectrum `X`."
     _check_spectrum(X)
     dims = _norm_dims(dims, X.ndim)
@@ -104,7 +122,10 @@ def crop_spectrum(X: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
         X = _keep_bins(X, d, m, m - m // 2, m // 2)
     return X
 
-def pad_spectrum(X: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
+def pad_spectrum(X: torch.Tensor,  # spectrum of a smaller FFT, in FFT order
+                 size,            # target FFT size(s), at least the input size
+                 dims=(-2, -1),   # the frequency axes of `X`
+                ) -> torch.Tensor: # `X` placed at its frequencies, zeros elsewhere
     "Place the bins of the smaller FFT spectrum `X` at their frequencies on a `size` grid (the inverse of `crop_spectrum`)."
     _check_spectrum(X)
     dims = _norm_dims(dims, X.ndim)
@@ -116,7 +137,10 @@ def pad_spectrum(X: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
     return X
 
 # %% ../nbs/00_downscale.ipynb #1d4ce117
-def resample_half_spectrum(Xh: torch.Tensor, size: int, in_size: int) -> torch.Tensor:
+def resample_half_spectrum(Xh: torch.Tensor, # `rfft2` half spectrum (..., in_size, in_size // 2 + 1)
+                           size: int,        # target image size
+                           in_size: int,     # size of the image `Xh` came from
+                          ) -> torch.Tensor: # half spectrum (..., size, size // 2 + 1)
     "Ideally resample the `rfft2` half spectrum `Xh` of an `in_size`² image to the half spectrum of a `size`² image."
     _check_spectrum(Xh)
     if Xh.ndim < 2 or Xh.shape[-2] != in_size or Xh.shape[-1] != in_size // 2 + 1:
@@ -125,14 +149,17 @@ def resample_half_spectrum(Xh: torch.Tensor, size: int, in_size: int) -> torch.T
     Xh = _keep_bins(Xh, -2, size, e + 1, e)
     return _keep_bins(Xh, -1, size // 2 + 1, e + 1, 0)
 
-def hermitian_half(X: torch.Tensor) -> torch.Tensor:
+def hermitian_half(X: torch.Tensor, # full complex spectrum (..., N, N), Hermitian or not
+                  ) -> torch.Tensor: # half spectrum (..., N, N // 2 + 1) of the real part of the image
     "Half spectrum (columns `0..N//2`) of $\\Re\\,\\mathcal F^{-1}X$, computed as $\\tfrac12(X[k]+\\overline{X[-k]})$ without a transform."
     _check_spectrum(X)
     n = X.shape[-1]
     Xm = torch.roll(X.flip(-2, -1), shifts=(1, 1), dims=(-2, -1))   # Xm[k] = X[-k]
     return 0.5 * (X + Xm.conj())[..., : n // 2 + 1]
 
-def hermitian_complete(Xh: torch.Tensor, size: int) -> torch.Tensor:
+def hermitian_complete(Xh: torch.Tensor, # half spectrum (..., size, size // 2 + 1)
+                       size: int,        # size of the full grid
+                      ) -> torch.Tensor: # full spectrum (..., size, size)
     "Full `size`×`size` spectrum whose half is `Xh`, by mirroring $X[k_1,-k_2]=\\overline{X[-k_1,k_2]}$ (no transform)."
     _check_spectrum(Xh)
     if Xh.shape[-1] != size // 2 + 1 or Xh.shape[-2] != size:
@@ -148,7 +175,10 @@ def _check_signal(x):
     if not (x.is_floating_point() or x.is_complex()):
         raise TypeError(f"Expected a floating-point or complex tensor, got {x.dtype}; convert it first, e.g. x.float().")
 
-def ideal_resample(x: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
+def ideal_resample(x: torch.Tensor, # real or complex signal; dims other than `dims` are batch dims
+                   size,           # target size(s): an int for every dim, or one int per dim
+                   dims=(-2, -1),  # the spatial axes
+                  ) -> torch.Tensor: # the resampled signal, real when `x` is real
     "Ideally resample the signal `x` to `size` along `dims` (spectrum truncation or zero-padding, `norm='forward'`)."
     _check_signal(x)
     dims = _norm_dims(dims, x.ndim)
@@ -162,7 +192,10 @@ def ideal_resample(x: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
     X = _keep_bins(X, dims[-1], sizes[-1] // 2 + 1, e + 1, 0)
     return torch.fft.irfftn(X, s=sizes, dim=dims, norm='forward')
 
-def ideal_downscale(x: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
+def ideal_downscale(x: torch.Tensor, # real or complex signal; dims other than `dims` are batch dims
+                    size,           # target size(s), at most the input size
+                    dims=(-2, -1),  # the spatial axes
+                   ) -> torch.Tensor: # D_M x, real when `x` is real
     "Ideal (anti-aliased) downscaling $\\mathcal D_M$ of `x` to `size` (an int or one int per dim) along `dims`."
     _check_signal(x)
     dims = _norm_dims(dims, x.ndim)
@@ -172,7 +205,10 @@ def ideal_downscale(x: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
                          "use ideal_upscale to enlarge.")
     return ideal_resample(x, sizes, dims)
 
-def ideal_upscale(x: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
+def ideal_upscale(x: torch.Tensor, # real or complex signal; dims other than `dims` are batch dims
+                  size,           # target size(s), at least the input size
+                  dims=(-2, -1),  # the spatial axes
+                 ) -> torch.Tensor: # the band-limited interpolation of `x` on the larger grid
     "Ideal upscaling (Fourier zero-padding) of `x` to `size` along `dims`; up to a factor it is the adjoint of `ideal_downscale`."
     _check_signal(x)
     dims = _norm_dims(dims, x.ndim)
@@ -182,12 +218,17 @@ def ideal_upscale(x: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
                          "use ideal_downscale to shrink.")
     return ideal_resample(x, sizes, dims)
 
-def ideal_downscale1d(x: torch.Tensor, size: int) -> torch.Tensor:
+def ideal_downscale1d(x: torch.Tensor, # signals (..., N)
+                      size: int,      # target length M <= N
+                     ) -> torch.Tensor: # signals (..., M)
     "Ideal downscaling of 1D signals along the last dimension."
     return ideal_downscale(x, size, dims=-1)
 
 # %% ../nbs/00_downscale.ipynb #666cf993
-def naive_downscale(x: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
+def naive_downscale(x: torch.Tensor, # signal; dims other than `dims` are batch dims
+                    size,           # target size(s)
+                    dims=(-2, -1),  # the spatial axes
+                   ) -> torch.Tensor: # the samples floor(i N / M)
     "Nearest-sample subsampling of `x` to `size` along `dims` (sample $\\lfloor iN/M\\rfloor$): aliasing, for comparison only."
     _check_signal(x)
     dims = _norm_dims(dims, x.ndim)
@@ -196,7 +237,10 @@ def naive_downscale(x: torch.Tensor, size, dims=(-2, -1)) -> torch.Tensor:
         x = x.index_select(d, torch.div(torch.arange(m, device=x.device) * n, m, rounding_mode='floor'))
     return x
 
-def interpolate_downscale(x: torch.Tensor, size, mode: str = 'bilinear') -> torch.Tensor:
+def interpolate_downscale(x: torch.Tensor,        # images (..., H, W)
+                          size,                  # target size: an int or (h, w)
+                          mode: str = 'bilinear', # `F.interpolate` mode
+                         ) -> torch.Tensor:      # images (..., h, w), aliased
     "`F.interpolate` of a `(..., H, W)` image to `size` without anti-aliasing: aliasing, for comparison only."
     _check_signal(x)
     lead = x.shape[:-2]

@@ -96,10 +96,16 @@ def _exclude_top_band(z: torch.Tensor, size: int, domain: str) -> torch.Tensor:
     return y if z.is_complex() else y.real
 
 # %% ../nbs/01_equivariance.ipynb #f334e871
-def equivariance_error(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, sizes: Iterable[int], *,
-                       out_size: Optional[Callable[[int], int]] = None, domain: str = 'spatial',
-                       exclude_top_band: bool = False, metric: str = 'relative',
-                       eps: Optional[float] = None) -> EquivarianceResult:
+def equivariance_error(f: Callable[[torch.Tensor], torch.Tensor],  # the function or module to measure
+                       x: torch.Tensor,                    # input batch (B, C, N, N): images, or spectra with domain='spectral'
+                       sizes: Iterable[int],               # input sizes M in 1..N to compare (an int is one size)
+                       *,
+                       out_size: Optional[Callable[[int], int]] = None,  # output size M' for input size M; None: M' = M
+                       domain: str = 'spatial',            # 'spatial' (images) or 'spectral' (full `norm='forward'` spectra)
+                       exclude_top_band: bool = False,     # zero the top ring of the comparison grid in both terms first
+                       metric: str = 'relative',           # 'relative' (||a-b||/||a||) or 'paper' (squared, with 1e-6)
+                       eps: Optional[float] = None,        # denominator term; None: 1e-30 (relative) or 1e-6 (paper)
+                      ) -> EquivarianceResult:            # errors per size, their mean and max
     "Scale-equivariance error of `f` on the batch `x` (B, C, N, N): compare $\\mathcal D_{M'}f(x)$ with $f(\\mathcal D_M x)$ on the $M'$ grid for every `M` in `sizes`."
     n = _check_input(x, domain)
     sizes = _check_sizes(sizes, n)

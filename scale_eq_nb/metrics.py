@@ -6,7 +6,7 @@
 __all__ = ['predict', 'accuracy_per_size', 'scale_consistency', 'equivariance_sizes', 'layer_equivariance',
            'plot_accuracy_per_size', 'plot_equivariance_per_layer', 'format_summary']
 
-# %% ../nbs/14_metrics.ipynb #0b4f5939
+# %% ../nbs/14_metrics.ipynb #aec43a7f
 from typing import Optional, Sequence
 
 import torch
@@ -16,20 +16,26 @@ from .downscale import ideal_downscale
 from .equivariance import equivariance_error
 from .models import ScaleClassifier, build_model
 
-# %% ../nbs/14_metrics.ipynb #a2fc6b51
+# %% ../nbs/14_metrics.ipynb #6d73c9ba
 def _batches(x: torch.Tensor, batch_size: int):
     for i in range(0, len(x), batch_size):
         yield x[i:i + batch_size]
 
 @torch.no_grad()
-def predict(model: ScaleClassifier, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+def predict(model: ScaleClassifier,  # a trained classifier (any model of `build_model`)
+            x: torch.Tensor,          # images of one size, (n, channels, size, size)
+            batch_size: int = 256,    # images per forward pass
+           ) -> torch.Tensor:         # predicted classes, (n,) on the CPU
     "Predicted classes of images `x` (one size) from the logits at the highest scale."
     model.eval()
     dev, dt = model.device, model.dtype
     return torch.cat([model(b.to(dev, dt))[:, -1].argmax(-1).cpu() for b in _batches(x, batch_size)])
 
 @torch.no_grad()
-def accuracy_per_size(model: ScaleClassifier, data: ScaleDataset, batch_size: int = 256) -> dict:
+def accuracy_per_size(model: ScaleClassifier,  # the classifier to test
+                      data: ScaleDataset,       # images grouped by size, with labels
+                      batch_size: int = 256,    # images per forward pass
+                     ) -> dict:
     "`{'accuracy': overall, 'per_size': {size: accuracy}}` on `data`."
     per, correct = {}, 0
     for s in data.sizes:
@@ -38,8 +44,12 @@ def accuracy_per_size(model: ScaleClassifier, data: ScaleDataset, batch_size: in
     return dict(accuracy=correct / len(data), per_size=per)
 
 @torch.no_grad()
-def scale_consistency(model: ScaleClassifier, data: ScaleDataset, sizes: Optional[Sequence[int]] = None,
-                      batch_size: int = 256, max_images: Optional[int] = None) -> dict:
+def scale_consistency(model: ScaleClassifier,                 # the classifier to test
+                      data: ScaleDataset,                      # its top size supplies the images that are downscaled
+                      sizes: Optional[Sequence[int]] = None,   # sizes to compare (default: the data set's sizes)
+                      batch_size: int = 256,                   # images per forward pass
+                      max_images: Optional[int] = None,        # use only the first images (default: all)
+                     ) -> dict:
     "Fraction of top-size images of `data` predicted as the same class at every size of `sizes` (ideal downscaling)."
     top = data.sizes[-1]
     sizes = sorted(set(sizes if sizes is not None else data.sizes) | {top})
@@ -49,13 +59,18 @@ def scale_consistency(model: ScaleClassifier, data: ScaleDataset, sizes: Optiona
     return dict(scale_consistency=same.double().mean().item(), images=len(x), sizes=sizes,
                 agreement_with_top={s: (p == preds[-1]).double().mean().item() for s, p in zip(sizes, preds)})
 
-def equivariance_sizes(reference: ScaleClassifier, sizes: Sequence[int]) -> list:
+def equivariance_sizes(reference: ScaleClassifier,  # the task's Fourier model (on any device, 'meta' is enough)
+                       sizes: Sequence[int],         # the data set's input sizes
+                      ) -> list:
     "The sizes of `sizes` below the top one at which `reference` (the task's Fourier model) claims exact equivariance."
     top = max(sizes)
     exact = set(reference.exact_sizes(top))
     return [s for s in sorted(sizes) if s < top and s in exact]
 
-def layer_equivariance(model: ScaleClassifier, x: torch.Tensor, sizes: Sequence[int]) -> dict:
+def layer_equivariance(model: ScaleClassifier,  # the classifier whose blocks are tested
+                       x: torch.Tensor,          # test images of the top size
+                       sizes: Sequence[int],     # the sizes to downscale to (see `equivariance_sizes`)
+                      ) -> dict:
     "Relative equivariance error of every block of `model` on images `x`, on a float64 copy of the model."
     m64 = build_model(model.config, device=model.device, dtype=torch.float64)
     m64.load_state_dict(model.state_dict())
@@ -68,8 +83,11 @@ def layer_equivariance(model: ScaleClassifier, x: torch.Tensor, sizes: Sequence[
         layers.append(dict(mean=r.mean, max=r.max, per_size=r.per_size))
     return dict(per_layer=layers, end_to_end=layers[-1]['mean'], end_to_end_max=layers[-1]['max'], sizes=list(sizes))
 
-# %% ../nbs/14_metrics.ipynb #d95156c5
-def plot_accuracy_per_size(results: dict, ax=None, title: str = 'Test accuracy per input size'):
+# %% ../nbs/14_metrics.ipynb #dc568ee7
+def plot_accuracy_per_size(results: dict,                            # `{label: metrics}` with metrics['test']['per_size']
+                           ax=None,                                  # matplotlib axes (default: a new figure)
+                           title: str = 'Test accuracy per input size',  # the axes' title
+                          ):
     "Draw test accuracy against input size for `{label: metrics}` on `ax` (a new figure when None); returns the figure."
     from matplotlib.figure import Figure
     fig = ax.figure if ax is not None else Figure(figsize=(6, 3.5))
@@ -80,7 +98,10 @@ def plot_accuracy_per_size(results: dict, ax=None, title: str = 'Test accuracy p
     ax.set_xlabel('input size'); ax.set_ylabel('accuracy'); ax.set_title(title); ax.grid(alpha=.3); ax.legend()
     return fig
 
-def plot_equivariance_per_layer(results: dict, ax=None, title: str = 'Equivariance error per block'):
+def plot_equivariance_per_layer(results: dict,                        # `{label: metrics}` with metrics['test']['equivariance']
+                                ax=None,                              # matplotlib axes (default: a new figure)
+                                title: str = 'Equivariance error per block',  # the axes' title
+                               ):
     "Draw the mean relative equivariance error of each block (log scale) for `{label: metrics}`; returns the figure."
     from matplotlib.figure import Figure
     fig = ax.figure if ax is not None else Figure(figsize=(6, 3.5))
@@ -99,8 +120,9 @@ def plot_equivariance_per_layer(results: dict, ax=None, title: str = 'Equivarian
     ax.grid(alpha=.3, which='both'); ax.legend()
     return fig
 
-# %% ../nbs/14_metrics.ipynb #2b01db46
-def format_summary(metrics: dict) -> str:
+# %% ../nbs/14_metrics.ipynb #e9c7f732
+def format_summary(metrics: dict,  # metrics of `train` or `evaluate` (at least the 'test' entry)
+                  ) -> str:
     "Human-readable lines: accuracy per size, scale consistency, equivariance error per block."
     t = metrics['test']
     per = {int(k): v for k, v in t['per_size'].items()}

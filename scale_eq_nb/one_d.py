@@ -14,7 +14,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .downscale import band_edge, crop_spectrum, ideal_downscale1d, pad_spectrum, upscale_spectrum
+from .models import ComplexWeightsMixin, NoTorchScriptMixin
 from .spectral_conv import dirichlet_matrix
+from .validation import SettingsCheckedOnLoad, one_of, positive_int
 
 # %% ../nbs/09_one_d.ipynb #87aaee70
 def _check_spectrum1d(X, channels: Optional[int], layer: str) -> None:
@@ -30,19 +32,25 @@ def _check_spectrum1d(X, channels: Optional[int], layer: str) -> None:
         raise ValueError(f"{layer} expects {channels} input channels, got {X.shape[1]} (shape {tuple(X.shape)}).")
 
 def _check_complex_dtype(dtype, layer: str) -> None:
-    if not dtype.is_complex:
-        raise TypeError(f"{layer} holds complex weights; pass dtype=torch.cfloat or torch.cdouble, got {dtype}.")
+    if dtype not in (torch.complex64, torch.complex128):
+        raise TypeError(f"{layer} holds complex weights; pass dtype=torch.cfloat or torch.cdouble, got {dtype}"
+                        + (" (half precision is not supported)." if dtype == torch.complex32 else "."))
 
 def _check_channels(**channels) -> None:
     for name, c in channels.items():
-        if not isinstance(c, int) or isinstance(c, bool) or c < 1:
-            raise ValueError(f"`{name}` must be a positive int, got {c!r}.")
+        positive_int(c, name)
 
 # %% ../nbs/09_one_d.ipynb #3d5ecf31
 class SpectralConv1dLocalized(nn.Module):
     "Localized 1D spectral convolution: per-frequency weights $W=L\\mathbf M^\\top$ on `global_modes` $G$, interpolated from `local_modes` $K$."
-    def __init__(self, in_channels: int, out_channels: int, global_modes: int, local_modes: int,
-                 device=None, dtype=torch.cfloat):
+    def __init__(self,
+                 in_channels: int,  # input channels
+                 out_channels: int,  # output channels
+                 global_modes: int,  # G: frequencies the filter acts on
+                 local_modes: int,  # K: the kernel spans K samples at length G
+                 device=None,  # where the parameters live
+                 dtype=torch.cfloat,  # complex dtype of the weights, torch.cfloat or torch.cdouble
+                ):
         super().__init__()
         _check_complex_dtype(dtype, 'SpectralConv1dLocalized')
         _check_channels(in_channels=in_channels, out_channels=out_channels)
@@ -60,7 +68,9 @@ class SpectralConv1dLocalized(nn.Module):
         "The $(C_{in}, C_{out}, K)$ spatial kernel $h=\\mathrm{IDFT}_K(L)$ that the layer applies at length $G$."
         return torch.fft.ifft(self.weight, dim=-1)
 
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                X: torch.Tensor,  # spectra (B, C_in, N) of real signals, torch.fft.fft(x, norm='forward')
+               ) -> torch.Tensor:
         "Filter the spectrum `X` (B, C_in, N) (`torch.fft.fft(x, norm='forward')`); returns (B, C_out, N)."
         _check_spectrum1d(X, self.in_channels, 'SpectralConv1dLocalized')
         n = X.shape[-1]
@@ -71,7 +81,13 @@ class SpectralConv1dLocalized(nn.Module):
 # %% ../nbs/09_one_d.ipynb #91b6e057
 class ComplexMixer1d(nn.Module):
     "1×1 complex convolution in the Fourier domain, $Y_o[k]=\\sum_iA_{io}X_i[k]$, plus a real bias on the DC bin."
-    def __init__(self, in_channels: int, out_channels: int, bias: bool = True, device=None, dtype=torch.cfloat):
+    def __init__(self,
+                 in_channels: int,  # input channels
+                 out_channels: int,  # output channels
+                 bias: bool = True,  # add a real bias on the DC bin
+                 device=None,  # where the parameters live
+                 dtype=torch.cfloat,  # complex dtype of the weights, torch.cfloat or torch.cdouble
+                ):
         super().__init__()
         _check_complex_dtype(dtype, 'ComplexMixer1d')
         _check_channels(in_channels=in_channels, out_channels=out_channels)
@@ -80,7 +96,9 @@ class ComplexMixer1d(nn.Module):
                                    * (1 / in_channels) ** 0.5)
         self.bias = nn.Parameter(torch.zeros(out_channels, device=device, dtype=dtype.to_real())) if bias else None
 
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                X: torch.Tensor,  # spectra (B, C_in, N) of real signals, torch.fft.fft(x, norm='forward')
+               ) -> torch.Tensor:
         "Mix the channels of the spectrum `X` (B, C_in, N); returns (B, C_out, N)."
         _check_spectrum1d(X, self.in_channels, 'ComplexMixer1d')
         Y = torch.einsum('bik,io->bok', X, self.weight)
@@ -91,19 +109,23 @@ class ComplexMixer1d(nn.Module):
 # %% ../nbs/09_one_d.ipynb #637c98dc
 class ScaleEqNonlin1d(nn.Module):
     "Scale-equivariant pointwise non-linearity on 1D spectra: bin $k$ comes from `non_lin` applied at the smallest visited length holding it."
-    def __init__(self, non_lin: Callable[[torch.Tensor], torch.Tensor], base_res: int, increment: int = 1,
-                 normalization: Optional[str] = None, channels: Optional[int] = None, max_res: Optional[int] = None,
-                 device=None, dtype=None):
+    def __init__(self,
+                 non_lin: Callable[[torch.Tensor], torch.Tensor],  # pointwise σ, e.g. torch.sigmoid
+                 base_res: int,  # b: smallest length visited, and the shortest input
+                 increment: int = 1,  # I: step between the lengths visited
+                 normalization: Optional[str] = None,  # None or 'instance' (one InstanceNorm1d per length)
+                 channels: Optional[int] = None,  # channels (required with normalization)
+                 max_res: Optional[int] = None,  # longest input (required with normalization)
+                 device=None,  # where the parameters live
+                 dtype=None,  # dtype of the norms' parameters (real or complex; the real part is used)
+                ):
         super().__init__()
         if not callable(non_lin):
             raise TypeError(f"`non_lin` must be a callable such as torch.sigmoid or nn.GELU(), got {type(non_lin).__name__}.")
-        for name, v in (('base_res', base_res), ('increment', increment)):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"`{name}` must be a positive int, got {v!r}.")
-        if max_res is not None and (not isinstance(max_res, int) or max_res < base_res):
+        positive_int(base_res, 'base_res'), positive_int(increment, 'increment')
+        if max_res is not None and positive_int(max_res, 'max_res') < base_res:
             raise ValueError(f"`max_res` must be an int >= base_res={base_res}, got {max_res!r}.")
-        if normalization not in (None, 'instance'):
-            raise ValueError(f"`normalization` must be None or 'instance', got {normalization!r}.")
+        one_of(normalization, 'normalization', (None, 'instance'))
         if normalization == 'instance' and (channels is None or max_res is None):
             raise ValueError("normalization='instance' keeps one InstanceNorm1d per length: pass `channels` and `max_res`.")
         if channels is not None:
@@ -117,7 +139,9 @@ class ScaleEqNonlin1d(nn.Module):
             self.norms = nn.ModuleDict({str(r): nn.InstanceNorm1d(channels, affine=True, device=device, dtype=real)
                                         for r in lengths})
 
-    def bin_sources(self, n: int) -> list:
+    def bin_sources(self,
+                    n: int,  # input length
+                   ) -> list:
         "For input length `n`: the `(length, first_bin, last_bin)` triples, in order, that supply output bins $0..e(n)$."
         if not isinstance(n, int) or n < self.base_res:
             raise ValueError(f"ScaleEqNonlin1d needs an input length >= base_res={self.base_res}, got {n!r}: "
@@ -137,12 +161,16 @@ class ScaleEqNonlin1d(nn.Module):
         "The length that supplies each output bin 0..e(n)."
         return [r for r, first, last in self.bin_sources(n) for _ in range(first, last + 1)]
 
-    def exact_sizes(self, n: int) -> list:
+    def exact_sizes(self,
+                    n: int,  # input length N of the reference signal
+                   ) -> list:
         "Input lengths $M$ in `base_res..n` with $f(\\mathcal D_MX)=\\mathcal D_Mf(X)$ for length-`n` inputs: the bin-source tables agree."
         table = self._bin_table(n)
         return [m for m in range(self.base_res, n + 1) if self._bin_table(m) == table[: band_edge(m) + 1]]
 
-    def forward(self, X: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                X: torch.Tensor,  # spectra (B, C, N), torch.fft.fft(x, norm='forward')
+               ) -> torch.Tensor:
         "Apply the non-linearity to the spectrum `X` (B, C, N); returns the Hermitian (B, C, N) spectrum of the result."
         _check_spectrum1d(X, self.channels, 'ScaleEqNonlin1d')
         n = X.shape[-1]
@@ -161,8 +189,12 @@ class ScaleEqNonlin1d(nn.Module):
 _HARMONIC_CLASSES = (((1, 2, 3), False), ((5, 6, 7), False), ((1, 2, 3), True), ((5, 6, 7), True))
 _BURST = tuple(range(20, 25))
 
-def harmonic_signals(n: int, length: int = 64, generator: Optional[torch.Generator] = None,
-                     dtype=torch.float32, device=None) -> tuple:
+def harmonic_signals(n: int,  # number of signals
+                     length: int = 64,  # samples per signal (at least 49)
+                     generator: Optional[torch.Generator] = None,  # random generator (None: torch's global one)
+                     dtype=torch.float32,  # dtype of the signals
+                     device=None,  # device of the signals
+                    ) -> tuple:
     "`n` random waveforms `(n, 1, length)` of 4 classes (low/mid harmonics, with or without a burst on harmonics 20-24) and their labels."
     if not isinstance(length, int) or band_edge(length) < _BURST[-1]:
         raise ValueError(f"`length` must be at least {2 * _BURST[-1] + 1} to hold harmonics {_BURST[0]}-{_BURST[-1]}, "
@@ -182,14 +214,29 @@ def harmonic_signals(n: int, length: int = 64, generator: Optional[torch.Generat
     return x[:, None].to(device=device, dtype=dtype), labels.to(device)
 
 # %% ../nbs/09_one_d.ipynb #6564ff8e
-class ScaleEqNet1d(nn.Module):
+class ScaleEqNet1d(NoTorchScriptMixin, SettingsCheckedOnLoad, ComplexWeightsMixin, nn.Module):
     "Scale-equivariant 1D classifier: lift, `depth` × [localized conv + 1×1 mixer → `ScaleEqNonlin1d`], mean and mean square per channel, linear head."
-    def __init__(self, n_classes: int, width: int = 12, depth: int = 2, global_modes: int = 64, local_modes: int = 5,
-                 base_res: int = 16, increment: int = 1, non_lin: Callable[[torch.Tensor], torch.Tensor] = F.gelu,
-                 normalization: Optional[str] = None, max_res: Optional[int] = None, device=None, dtype=torch.cfloat):
+    def __init__(self,
+                 n_classes: int,  # number of classes (logits per signal)
+                 width: int = 12,  # channels of every block
+                 depth: int = 2,  # number of blocks
+                 global_modes: int = 64,  # G: frequencies the localized convolutions act on
+                 local_modes: int = 5,  # K: the kernel spans K samples at length G
+                 base_res: int = 16,  # b: smallest length the non-linearities visit, and the shortest input
+                 increment: int = 1,  # I: step between the visited lengths
+                 non_lin: Callable[[torch.Tensor], torch.Tensor] = F.gelu,  # pointwise σ
+                 normalization: Optional[str] = None,  # None or 'instance' (one InstanceNorm1d per length; needs max_res)
+                 max_res: Optional[int] = None,  # longest input (required with normalization)
+                 device=None,  # where the parameters live
+                 dtype=torch.cfloat,  # complex dtype of the weights, torch.cfloat or torch.cdouble
+                ):
         super().__init__()
         _check_complex_dtype(dtype, 'ScaleEqNet1d')
         _check_channels(n_classes=n_classes, width=width, depth=depth)
+        self.settings = dict(n_classes=n_classes, width=width, depth=depth, global_modes=global_modes,
+                             local_modes=local_modes, base_res=base_res, increment=increment,
+                             non_lin=getattr(non_lin, '__name__', type(non_lin).__name__),
+                             normalization=normalization, max_res=max_res)
         self.lift = ComplexMixer1d(1, width, device=device, dtype=dtype)
         self.convs = nn.ModuleList([SpectralConv1dLocalized(width, width, global_modes, local_modes, device, dtype)
                                     for _ in range(depth)])
@@ -198,23 +245,39 @@ class ScaleEqNet1d(nn.Module):
                                                       device, dtype) for _ in range(depth)])
         self.head = nn.Linear(2 * width, n_classes, device=device, dtype=dtype.to_real())
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        "Spectrum (B, width, N) of the last block's output for real signals `x` (B, 1, N)."
+    def function_settings(self) -> dict:
+        "The constructor settings (σ by name), stored in the state dict and checked on load."
+        return dict(self.settings)
+
+    def features(self, x: torch.Tensor,  # real signals (B, 1, N)
+                ) -> torch.Tensor:
+        "Spectrum (B, width, N) of the last block's output for real signals `x` (B, 1, N); empty for an empty batch."
+        self.refuse_tracing()
         if not isinstance(x, torch.Tensor) or not x.is_floating_point():
             raise TypeError("ScaleEqNet1d expects real signals (B, 1, N), not spectra, got "
                             f"{x.dtype if isinstance(x, torch.Tensor) else type(x).__name__}; pass the signal itself.")
         if x.ndim != 3 or x.shape[1] != 1:
             raise ValueError(f"ScaleEqNet1d expects real signals of shape (B, 1, N), got shape {tuple(x.shape)}.")
+        if x.dtype != self.head.weight.dtype:
+            raise TypeError(f"ScaleEqNet1d computes in {self.head.weight.dtype}, got signals of {x.dtype}; "
+                            f"use x.to({self.head.weight.dtype}).")
+        if x.shape[0] == 0:
+            return torch.zeros(0, self.head.in_features // 2, x.shape[-1], device=x.device, dtype=self.lift.weight.dtype)
         X = self.lift(torch.fft.fft(x, norm='forward'))
         for conv, mixer, nonlin in zip(self.convs, self.mixers, self.nonlins):
             X = nonlin(conv(X) + mixer(X))
         return X
 
-    def pool(self, Y: torch.Tensor) -> torch.Tensor:
+    def pool(self, Y: torch.Tensor,  # spectra (B, width, N)
+            ) -> torch.Tensor:
         "Mean and mean square over positions of the real features of the spectrum `Y`: (B, 2·width)."
         y = torch.fft.ifft(Y, norm='forward').real
         return torch.cat([y.mean(-1), y.pow(2).mean(-1)], dim=-1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        "Logits (B, n_classes) for real signals `x` (B, 1, N) of any length N >= base_res."
-        return self.head(self.pool(self.features(x)))
+    def forward(self, x: torch.Tensor,  # real signals (B, 1, N)
+               ) -> torch.Tensor:
+        "Logits (B, n_classes) for real signals `x` (B, 1, N) of any length N >= base_res; (0, n_classes) for an empty batch."
+        Y = self.features(x)
+        if Y.shape[0] == 0:
+            return x.new_zeros(0, self.head.out_features)
+        return self.head(self.pool(Y))

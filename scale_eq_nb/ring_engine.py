@@ -295,7 +295,7 @@ def seconds(fn: Callable,             # the call to time
 
 # %% ../nbs/04a_ring_engine.ipynb #990e7039
 class RingEngine:
-    "The plans of one layer, one per (input size, device, dtype), and how their strategies are chosen. With `benchmark` (the default, like cuDNN's benchmark mode) the first call at a new size times the candidates of every step on up to `timing_maps` maps of the caller's and keeps the fastest; candidates whose operation count exceeds the cheapest by more than `prune` are not timed. Without it, or where timing means nothing (the 'meta' device, inside `torch.compile`), the lowest operation count wins. `strategies` forces names, e.g. `{'synthesis': 'irfft', 'analysis': 'rfft'}`."
+    "The plans of one layer, one per (input size, device, dtype), and how their strategies are chosen. With `benchmark` (the default, like cuDNN's benchmark mode) the first call at a new size times the candidates of every step on up to `timing_maps` maps of the caller's and keeps the fastest; candidates whose operation count exceeds the cheapest by more than `prune` are not timed. Without it, where timing means nothing (the 'meta' device, inside `torch.compile`), or where results must not depend on timing (`torch.use_deterministic_algorithms(True)`, as in training), the lowest operation count wins. `strategies` forces names, e.g. `{'synthesis': 'irfft', 'analysis': 'rfft'}`."
     prune = 16.0
     timing_maps = 32
 
@@ -326,10 +326,11 @@ class RingEngine:
             ) -> RingPlan:
         "The plan for spectra like `X` (its size, device and real dtype), made and its strategies chosen on first use."
         n, dtype = X.shape[-1], X.real.dtype
-        key = (n, X.device, dtype)
+        deterministic = torch.are_deterministic_algorithms_enabled()   # timing may pick other strategies run to run
+        key = (n, X.device, dtype, deterministic)
         if key not in self.plans:
             plan = RingPlan(n, n_out, resolutions, out_grid, X.device, dtype)
-            timed = (self.benchmark and X.device.type != 'meta' and X.shape[0] * X.shape[1] > 0
+            timed = (self.benchmark and not deterministic and X.device.type != 'meta' and X.shape[0] * X.shape[1] > 0
                      and not torch.compiler.is_compiling())
             H = X.new_zeros(0)
             if timed:

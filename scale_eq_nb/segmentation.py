@@ -12,14 +12,17 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .models import ComplexWeightsMixin, activation, complex_dtype, real_dtype
+from .models import ComplexWeightsMixin, NoTorchScriptMixin, activation, complex_dtype, real_dtype
+from .equivariance import EquivariantModule
 from .nonlinearity import scaleEqNonlin
 from .spectral_conv import SpectralConv1x1, SpectralConv2dLocalized
+from .validation import SettingsCheckedOnLoad, int_sequence, positive_int
 
 # %% ../nbs/10_segmentation.ipynb #f373cc14
 def _check_image_batch(owner: nn.Module, x, in_channels: int, dtype: torch.dtype, sizes: tuple) -> int:
     "Validate a real image batch `(B, C, N, N)` for `owner` and return `N`."
     name = type(owner).__name__
+    owner.refuse_tracing()
     if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[-1] != x.shape[-2]:
         raise ValueError(f"{name} expects a square image batch (B, C, N, N), got "
                          f"{tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__}.")
@@ -37,15 +40,25 @@ def _check_image_batch(owner: nn.Module, x, in_channels: int, dtype: torch.dtype
     return n
 
 # %% ../nbs/10_segmentation.ipynb #c91a98d7
-class ScaleEqSegmenter(ComplexWeightsMixin, nn.Module):
+class ScaleEqSegmenter(EquivariantModule, NoTorchScriptMixin, SettingsCheckedOnLoad, ComplexWeightsMixin, nn.Module):
     "Scale-equivariant segmenter: [localized spectral conv + 1×1 complex conv → scale-equivariant non-linearity] blocks, then a 1×1 complex head to one real logit map."
-    def __init__(self, in_channels: int = 1, widths: Sequence[int] = (16, 16, 16), global_modes: int = 28,
-                 local_modes: int = 5, activation_name: str = 'relu', base_res: int = 6,
-                 normalization: Optional[str] = 'instance', max_res: int = 28, device=None, dtype=None):
+    def __init__(self,
+                 in_channels: int = 1,  # channels of the input images
+                 widths: Sequence[int] = (16, 16, 16),  # channels of each block (one entry per block)
+                 global_modes: int = 28,  # G: frequencies per axis the localized convolutions act on
+                 local_modes: int = 5,  # K: the spatial kernel spans K pixels at size G
+                 activation_name: str = 'relu',  # pointwise σ of the non-linearities (a name in `ACTIVATIONS`)
+                 base_res: int = 6,  # b: smallest resolution the non-linearities visit, and the smallest input size
+                 normalization: Optional[str] = 'instance',  # 'instance' (one InstanceNorm per resolution) or None
+                 max_res: int = 28,  # largest input size
+                 device=None,  # where the parameters live
+                 dtype=None,  # real dtype of the computations, torch.float32 or torch.float64
+                ):
         super().__init__()
-        widths = list(widths)
-        if not widths or not all(isinstance(w, int) and w >= 1 for w in widths):
-            raise ValueError(f"ScaleEqSegmenter: `widths` must be a non-empty list of positive ints, got {widths!r}.")
+        self.settings = dict(in_channels=in_channels, widths=list(widths), global_modes=global_modes,
+                             local_modes=local_modes, activation_name=activation_name, base_res=base_res,
+                             normalization=normalization, max_res=max_res)
+        widths = list(int_sequence(widths, 'widths', low=1))
         if not 1 <= base_res <= max_res:
             raise ValueError(f"ScaleEqSegmenter: need 1 <= base_res <= max_res, got base_res={base_res}, max_res={max_res}.")
         self.in_channels, self.widths, self.size_range = in_channels, widths, (base_res, max_res)
@@ -59,33 +72,61 @@ class ScaleEqSegmenter(ComplexWeightsMixin, nn.Module):
                                      for c in widths)
         self.head = SpectralConv1x1(widths[-1], 1, bias=True, device=device, dtype=cdt)
 
+    def exact_sizes(self, n: int,  # input size N of the reference image
+                   ) -> list:
+        "Input sizes $M\\le n$ at which the logit map is exactly equivariant with respect to size `n` (what `check_equivariance` checks)."
+        exact = set(range(self.size_range[0], n + 1))
+        for nl in self.nonlins:
+            exact &= set(nl.exact_sizes(n))
+        return sorted(exact)
+
+    def function_settings(self) -> dict:
+        "The constructor settings, stored in the state dict and checked on load."
+        return dict(self.settings)
+
     @property
     def dtype(self) -> torch.dtype:
         "Real dtype of the model's computations (its images and logit maps)."
         return real_dtype(self.head.weight.dtype)
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        "Spectrum `(B, widths[-1], N, N)` of the last block for the real image batch `x` `(B, C, N, N)`."
-        _check_image_batch(self, x, self.in_channels, self.dtype, self.size_range)
+    def features(self,
+                 x: torch.Tensor,  # real images (B, C, N, N) in the model's dtype
+                ) -> torch.Tensor:
+        "Spectrum `(B, widths[-1], N, N)` of the last block for the real image batch `x` `(B, C, N, N)`; empty for an empty batch."
+        n = _check_image_batch(self, x, self.in_channels, self.dtype, self.size_range)
+        if x.shape[0] == 0:
+            return torch.zeros(0, self.widths[-1], n, n, device=x.device, dtype=complex_dtype(x.dtype))
         X = torch.fft.fft2(x, norm='forward')
         for conv, skip, nl in zip(self.convs, self.skips, self.nonlins):
             X = nl(conv(X) + skip(X))
         return X
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        "Real per-pixel logits `(B, 1, N, N)` for the real image batch `x` `(B, C, N, N)`."
-        return torch.fft.ifft2(self.head(self.features(x)), norm='forward').real
+    def forward(self,
+                x: torch.Tensor,  # real images (B, C, N, N) in the model's dtype
+               ) -> torch.Tensor:
+        "Real per-pixel logits `(B, 1, N, N)` for the real image batch `x` `(B, C, N, N)`; empty for an empty batch."
+        X = self.features(x)
+        if X.shape[0] == 0:
+            return x.new_zeros(0, 1, *x.shape[-2:])
+        return torch.fft.ifft2(self.head(X), norm='forward').real
 
 # %% ../nbs/10_segmentation.ipynb #be53090b
-class CNNSegmenter(nn.Module):
+class CNNSegmenter(NoTorchScriptMixin, SettingsCheckedOnLoad, ComplexWeightsMixin, nn.Module):
     "Baseline segmenter: `len(widths)` × [3×3 conv (zero padding) → ReLU], then a 1×1 conv to one logit map; any input size."
-    def __init__(self, in_channels: int = 1, widths: Sequence[int] = (32, 32, 32, 32), kernel_size: int = 3,
-                 min_res: int = 1, max_res: int = 28, device=None, dtype=None):
+    def __init__(self,
+                 in_channels: int = 1,  # channels of the input images
+                 widths: Sequence[int] = (32, 32, 32, 32),  # channels of each convolution (one entry per layer)
+                 kernel_size: int = 3,  # odd side of the square kernels (zero padding keeps the size)
+                 min_res: int = 1,  # smallest input size accepted
+                 max_res: int = 28,  # largest input size accepted
+                 device=None,  # where the parameters live
+                 dtype=None,  # real dtype of the computations, torch.float32 or torch.float64
+                ):
         super().__init__()
-        widths = list(widths)
-        if not widths or not all(isinstance(w, int) and w >= 1 for w in widths):
-            raise ValueError(f"CNNSegmenter: `widths` must be a non-empty list of positive ints, got {widths!r}.")
-        if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
+        self.settings = dict(in_channels=in_channels, widths=list(widths), kernel_size=kernel_size, min_res=min_res,
+                             max_res=max_res)
+        widths = list(int_sequence(widths, 'widths', low=1))
+        if positive_int(kernel_size, 'kernel_size') % 2 == 0:
             raise ValueError(f"CNNSegmenter: `kernel_size` must be a positive odd int (size-preserving), got {kernel_size!r}.")
         self.in_channels, self.widths, self.size_range = in_channels, widths, (min_res, max_res)
         rdt = real_dtype(dtype)
@@ -95,12 +136,18 @@ class CNNSegmenter(nn.Module):
         self.body = nn.Sequential(*layers)
         self.head = nn.Conv2d(widths[-1], 1, 1, device=device, dtype=rdt)
 
+    def function_settings(self) -> dict:
+        "The constructor settings, stored in the state dict and checked on load."
+        return dict(self.settings)
+
     @property
     def dtype(self) -> torch.dtype:
         "Real dtype of the model's computations."
         return self.head.weight.dtype
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                x: torch.Tensor,  # real images (B, C, N, N) in the model's dtype
+               ) -> torch.Tensor:
         "Real per-pixel logits `(B, 1, N, N)` for the real image batch `x` `(B, C, N, N)`."
         _check_image_batch(self, x, self.in_channels, self.dtype, self.size_range)
         return self.head(self.body(x))
@@ -117,12 +164,16 @@ def _check_logits_masks(logits: torch.Tensor, masks: torch.Tensor) -> None:
         raise ValueError(f"Masks of shape {tuple(masks.shape)} do not match logits of shape {tuple(logits.shape)}; "
                          f"expected ({logits.shape[0]}, {logits.shape[2]}, {logits.shape[3]}).")
 
-def segmentation_loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+def segmentation_loss(logits: torch.Tensor,  # per-pixel logits (B, 1, N, N)
+                      masks: torch.Tensor,  # boolean masks (B, N, N)
+                     ) -> torch.Tensor:
     "Mean binary cross-entropy of the logit maps `(B, 1, N, N)` against the boolean masks `(B, N, N)`."
     _check_logits_masks(logits, masks)
     return F.binary_cross_entropy_with_logits(logits[:, 0], masks.to(logits.dtype))
 
-def mask_iou(logits: torch.Tensor, masks: torch.Tensor) -> float:
+def mask_iou(logits: torch.Tensor,  # per-pixel logits (B, 1, N, N)
+             masks: torch.Tensor,  # boolean masks (B, N, N)
+            ) -> float:
     "Intersection over union of the predicted masks (`logits > 0`) and `masks`, pooled over the batch (1 when both are empty)."
     _check_logits_masks(logits, masks)
     pred = logits[:, 0] > 0
@@ -130,10 +181,14 @@ def mask_iou(logits: torch.Tensor, masks: torch.Tensor) -> float:
     return (pred & masks).sum().item() / union if union else 1.0
 
 # %% ../nbs/10_segmentation.ipynb #433acb97
-def fit_segmenter(model: nn.Module, loader, steps: int, lr: float = 1e-2, weight_decay: float = 0.0) -> list:
+def fit_segmenter(model: nn.Module,  # a segmenter: images (B, C, N, N) to logits (B, 1, N, N)
+                  loader,  # yields batches (images, labels, masks), e.g. make_loader(ds.with_masks(), ...)
+                  steps: int,  # number of optimiser steps
+                  lr: float = 1e-2,  # AdamW learning rate
+                  weight_decay: float = 0.0,  # AdamW weight decay
+                 ) -> list:
     "Train `model` with AdamW on `segmentation_loss` for `steps` batches `(images, labels, masks)` of `loader`; returns the per-step losses."
-    if not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"`steps` must be a positive int, got {steps!r}.")
+    positive_int(steps, 'steps')
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     model.train()
     losses, epoch = [], 0
@@ -153,7 +208,11 @@ def fit_segmenter(model: nn.Module, loader, steps: int, lr: float = 1e-2, weight
     return losses
 
 @torch.no_grad()
-def iou_by_size(model: nn.Module, images: dict, masks: dict, batch_size: int = 128) -> dict:
+def iou_by_size(model: nn.Module,  # a segmenter
+                images: dict,  # per size s: images (n, C, s, s)
+                masks: dict,  # per size s: boolean masks (n, s, s)
+                batch_size: int = 128,  # images per forward pass
+               ) -> dict:
     "IoU of `model`'s masks at every size: `images[s]` `(n, C, s, s)` and boolean `masks[s]` `(n, s, s)`; returns `{s: IoU}`."
     if set(images) != set(masks):
         raise ValueError(f"`images` and `masks` must have the same sizes, got {sorted(images)} and {sorted(masks)}.")

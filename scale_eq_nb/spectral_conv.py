@@ -10,8 +10,21 @@ import torch
 from torch import nn
 
 from .downscale import crop_spectrum, pad_spectrum
+from .equivariance import EquivariantModule
+from .validation import SettingsCheckedOnLoad, positive_int
 
 # %% ../nbs/02_spectral_conv.ipynb #8a1eb005
+_SUPPORTED_DTYPES = (torch.complex64, torch.complex128)
+
+def _complex_dtype(dtype) -> torch.dtype:
+    "`dtype` (default `torch.cfloat`) after checking that it is complex64 or complex128."
+    dtype = torch.cfloat if dtype is None else dtype
+    if not (isinstance(dtype, torch.dtype) and dtype in _SUPPORTED_DTYPES):
+        half = " (half precision is not supported)" if dtype in (torch.complex32, torch.float16, torch.bfloat16) else ""
+        raise TypeError(f"Spectral layers have complex weights in complex64 or complex128{half}; pass dtype=torch.cfloat "
+                        f"or torch.cdouble, got {dtype!r}.")
+    return dtype
+
 def _check_spectrum_batch(X, in_channels: int, dtype: torch.dtype, layer: str) -> None:
     "Validate a batch of full spectra `(B, C, H, W)` for a layer with `in_channels` inputs and weights of `dtype`."
     if not isinstance(X, torch.Tensor):
@@ -23,22 +36,30 @@ def _check_spectrum_batch(X, in_channels: int, dtype: torch.dtype, layer: str) -
         raise ValueError(f"{layer} expects a 4-D batch of spectra (B, C, H, W), got shape {tuple(X.shape)}.")
     if X.shape[1] != in_channels:
         raise ValueError(f"{layer} expects {in_channels} input channels, got {X.shape[1]} (input shape {tuple(X.shape)}).")
+    if dtype not in _SUPPORTED_DTYPES:
+        raise TypeError(f"{layer}: the weights are {dtype}, but the layer runs in complex64 or complex128 only (half "
+                        "precision is not supported); convert it with layer.to(torch.cfloat).")
+    if X.dtype not in _SUPPORTED_DTYPES:
+        raise TypeError(f"{layer}: the input is {X.dtype}, but the layer takes complex64 or complex128 spectra only (half "
+                        "precision is not supported); convert it with X.to(torch.cfloat).")
     if X.dtype != dtype:
         raise TypeError(f"{layer}: the input is {X.dtype} but the weights are {dtype}; convert one of them, "
                         f"e.g. layer.to({dtype}) or X.to({dtype}).")
 
-def _check_positive_ints(owner: str, **values) -> None:
-    "Raise a ValueError naming `owner` unless every keyword value is a positive int."
-    for name, v in values.items():
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{owner}: `{name}` must be a positive int, got {v!r}.")
+# %% ../nbs/02_spectral_conv.ipynb #cf286e57
+class _SpectralLayer(SettingsCheckedOnLoad, EquivariantModule, nn.Module):
+    "Base of this chapter's layers: spectra in and out, settings stored with the state, TorchScript refused with a clear message."
+    equivariance_domain = 'spectral'
 
-def _complex_dtype(dtype) -> torch.dtype:
-    "`dtype` (default `torch.cfloat`) after checking that it is complex."
-    dtype = torch.cfloat if dtype is None else dtype
-    if not (isinstance(dtype, torch.dtype) and dtype.is_complex):
-        raise TypeError(f"Spectral layers have complex weights; pass dtype=torch.cfloat or torch.cdouble, got {dtype!r}.")
-    return dtype
+    def __prepare_scriptable__(self):
+        raise RuntimeError(f"{type(self).__name__}: TorchScript (torch.jit.script) is not supported; run the layer "
+                           "eagerly, or compile the model with torch.compile(model).")
+
+    def _refuse_tracing(self) -> None:
+        "Raise a one-line error under `torch.jit.trace`."
+        if torch.jit.is_tracing():
+            raise RuntimeError(f"{type(self).__name__}: TorchScript (torch.jit.trace) is not supported; run the layer "
+                               "eagerly, or compile the model with torch.compile(model).")
 
 # %% ../nbs/02_spectral_conv.ipynb #f25d2f2c
 def _fit_spectrum(X: torch.Tensor, size: tuple) -> torch.Tensor:
@@ -54,7 +75,9 @@ def _filter_spectra(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     Y = torch.einsum('bixy,ioxy->boxy', _fit_spectrum(X, kept), _fit_spectrum(W, kept))
     return _fit_spectrum(Y, size)
 
-def apply_spectral_filter(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+def apply_spectral_filter(X: torch.Tensor, # spectra (B, C_in, N1, N2), complex, `norm='forward'`
+                          W: torch.Tensor, # filter (C_in, C_out, G1, G2) in FFT order, same dtype
+                         ) -> torch.Tensor: # spectra (B, C_out, N1, N2)
     "Apply the filter `W` `(C_in, C_out, G1, G2)` (FFT order) to spectra `X` `(B, C_in, N1, N2)`: $Y_o[k]=\\sum_iW_{io}[k]X_i[k]$ on $S_G$, 0 elsewhere."
     if not isinstance(W, torch.Tensor) or W.ndim != 4 or not W.is_complex():
         raise ValueError("The filter must be a complex tensor (C_in, C_out, G1, G2), got "
@@ -63,15 +86,25 @@ def apply_spectral_filter(X: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
     return _filter_spectra(X, W)
 
 # %% ../nbs/02_spectral_conv.ipynb #05427694
-class SpectralConv2d(nn.Module):
+class SpectralConv2d(_SpectralLayer):
     "Global spectral convolution: a free complex weight per frequency of the `modes`-point FFT index set, zero beyond it."
-    def __init__(self, in_channels: int, out_channels: int, modes: int, device=None, dtype=torch.cfloat):
+    def __init__(self,
+                 in_channels: int,           # input channels C_in
+                 out_channels: int,          # output channels C_out
+                 modes: int,                 # G: the filter has a free weight on the G x G FFT index set S_G
+                 device=None,                # device of the weights (default: torch's current default)
+                 dtype=torch.cfloat):        # weight dtype: torch.cfloat (complex64) or torch.cdouble (complex128)
         super().__init__()
-        _check_positive_ints('SpectralConv2d', in_channels=in_channels, out_channels=out_channels, modes=modes)
-        self.in_channels, self.out_channels, self.modes = in_channels, out_channels, modes
+        self.in_channels = positive_int(in_channels, 'in_channels')
+        self.out_channels = positive_int(out_channels, 'out_channels')
+        self.modes = positive_int(modes, 'modes')
         dtype = _complex_dtype(dtype)
-        self.weight = nn.Parameter(torch.randn(in_channels, out_channels, modes, modes, device=device, dtype=dtype)
-                                   * in_channels ** -0.5)
+        self.weight = nn.Parameter(torch.randn(self.in_channels, self.out_channels, self.modes, self.modes, device=device,
+                                               dtype=dtype) * self.in_channels ** -0.5)
+
+    def function_settings(self) -> dict:
+        "The constructor settings that define the function (stored with the state, checked on load)."
+        return {'in_channels': self.in_channels, 'out_channels': self.out_channels, 'modes': self.modes}
 
     def filter(self) -> torch.Tensor:
         "The filter $W$ `(C_in, C_out, modes, modes)` on the FFT index set (here the weight itself)."
@@ -79,6 +112,7 @@ class SpectralConv2d(nn.Module):
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         "Spectra `(B, C_in, H, W)` (`norm='forward'`) to spectra `(B, C_out, H, W)`."
+        self._refuse_tracing()
         _check_spectrum_batch(X, self.in_channels, self.weight.dtype, type(self).__name__)
         return _filter_spectra(X, self.filter())
 
@@ -86,50 +120,71 @@ class SpectralConv2d(nn.Module):
         return f"{self.in_channels}, {self.out_channels}, modes={self.modes}"
 
 # %% ../nbs/02_spectral_conv.ipynb #aa641356
-def _check_modes(owner: str, global_modes: int, local_modes: int) -> None:
-    "Both mode counts positive ints and $K\\le G$."
-    _check_positive_ints(owner, global_modes=global_modes, local_modes=local_modes)
+def _check_modes(global_modes, local_modes) -> tuple:
+    "Both mode counts as positive ints, with $K\\le G$."
+    global_modes, local_modes = positive_int(global_modes, 'global_modes'), positive_int(local_modes, 'local_modes')
     if local_modes > global_modes:
-        raise ValueError(f"{owner}: local_modes={local_modes} exceeds global_modes={global_modes}; "
-                         "the K local modes are interpolated onto G >= K global ones.")
+        raise ValueError(f"local_modes={local_modes} exceeds global_modes={global_modes}; the K local modes are "
+                         "interpolated onto G >= K global ones: pass local_modes <= global_modes.")
+    return global_modes, local_modes
 
-def dirichlet_matrix(global_modes: int, local_modes: int, device=None, dtype=torch.cfloat) -> torch.Tensor:
+def dirichlet_matrix(global_modes: int,   # G: rows, the number of global modes
+                     local_modes: int,    # K: columns, the number of local modes (K <= G)
+                     device=None,         # device of the result
+                     dtype=torch.cfloat,  # torch.cfloat or torch.cdouble
+                    ) -> torch.Tensor:    # the G x K complex matrix M
     "The $G\\times K$ interpolation matrix $\\mathbf M=\\mathrm{DFT}_G[:, :K]\\cdot\\mathrm{IDFT}_K$ (a Dirichlet kernel), built with two FFTs."
-    _check_modes('dirichlet_matrix', global_modes, local_modes)
+    global_modes, local_modes = _check_modes(global_modes, local_modes)
     eye = torch.eye(local_modes, device=device, dtype=_complex_dtype(dtype))
     return torch.fft.fft(torch.fft.ifft(eye, dim=0), n=global_modes, dim=0)
 
 # %% ../nbs/02_spectral_conv.ipynb #9b2cfb61
-class SpectralConv2dLocalized(nn.Module):
+class SpectralConv2dLocalized(_SpectralLayer):
     "Localized spectral convolution: a $K\\times K$ kernel, in frequencies $L$, interpolated to $G\\times G$ global modes as $W=\\mathbf ML\\mathbf M^\\top$."
-    def __init__(self, in_channel: int, out_channel: int, global_modes: int, local_modes: int, device=None,
-                 dtype=torch.cfloat):
+    def __init__(self,
+                 in_channel: int,            # input channels C_in
+                 out_channel: int,           # output channels C_out
+                 global_modes: int,          # G: the filter lives on the G x G FFT index set (the kernel spans K/G of the image)
+                 local_modes: int,           # K <= G: the kernel is K x K pixels at N = G
+                 device=None,                # device of the weights (default: torch's current default)
+                 dtype=torch.cfloat):        # weight dtype: torch.cfloat (complex64) or torch.cdouble (complex128)
         super().__init__()
-        _check_positive_ints('SpectralConv2dLocalized', in_channel=in_channel, out_channel=out_channel)
-        _check_modes('SpectralConv2dLocalized', global_modes, local_modes)
-        self.in_channel, self.out_channel = in_channel, out_channel
-        self.global_modes, self.local_modes = global_modes, local_modes
+        self.in_channel = positive_int(in_channel, 'in_channel')
+        self.out_channel = positive_int(out_channel, 'out_channel')
+        self.global_modes, self.local_modes = _check_modes(global_modes, local_modes)
         dtype = _complex_dtype(dtype)
-        self.weight = nn.Parameter(torch.randn(in_channel, out_channel, local_modes, local_modes, device=device,
-                                               dtype=dtype) * in_channel ** -0.5)
+        self.weight = nn.Parameter(torch.randn(self.in_channel, self.out_channel, self.local_modes, self.local_modes,
+                                               device=device, dtype=dtype) * self.in_channel ** -0.5)
         self._filter_cache = None
+
+    def function_settings(self) -> dict:
+        "The constructor settings that define the function (stored with the state, checked on load)."
+        return {'in_channel': self.in_channel, 'out_channel': self.out_channel,
+                'global_modes': self.global_modes, 'local_modes': self.local_modes}
 
     def _synthesise(self, L: torch.Tensor) -> torch.Tensor:
         M = dirichlet_matrix(self.global_modes, self.local_modes, device=L.device, dtype=L.dtype)
         return torch.einsum('ln,ionm,km->iolk', M, L, M)
 
     def filter(self) -> torch.Tensor:
-        "The filter $W=\\mathbf ML\\mathbf M^\\top$ `(C_in, C_out, G, G)`; cached while the weights are unchanged and no grad is needed."
+        "The filter $W=\\mathbf ML\\mathbf M^\\top$ `(C_in, C_out, G, G)`; reused while no grad is needed and the weights hold the same values."
         L = self.weight
-        if torch.is_grad_enabled() and L.requires_grad:
+        if (torch.is_grad_enabled() and L.requires_grad) or torch.compiler.is_compiling():
             return self._synthesise(L)
-        key = (id(L), L._version, L.data_ptr(), L.dtype, L.device, torch.is_inference_mode_enabled())
-        if self._filter_cache is None or self._filter_cache[0] != key:
-            self._filter_cache = (key, self._synthesise(L.detach()))
-        return self._filter_cache[1]
+        weights, inference = L.detach(), torch.is_inference_mode_enabled()
+        cache = self._filter_cache
+        if (cache is None or cache[2] != inference or cache[0].dtype != weights.dtype or cache[0].device != weights.device
+                or not torch.equal(cache[0], weights)):
+            self._filter_cache = cache = (weights.clone(), self._synthesise(weights), inference)
+        return cache[1]
+
+    def _apply(self, fn, *args, **kwargs):
+        self._filter_cache = None                   # .to(), .cuda(), .double(): the cached filter is not moved, but dropped
+        return super()._apply(fn, *args, **kwargs)
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         "Spectra `(B, C_in, H, W)` (`norm='forward'`) to spectra `(B, C_out, H, W)`."
+        self._refuse_tracing()
         _check_spectrum_batch(X, self.in_channel, self.weight.dtype, type(self).__name__)
         return _filter_spectra(X, self.filter())
 
@@ -138,7 +193,7 @@ class SpectralConv2dLocalized(nn.Module):
         return torch.fft.ifft2(self.weight)
 
     def regularizer(self) -> torch.Tensor:
-        "$\\|L\\odot P\\|_F+\\|\\mathrm{ifft2}(L,\\text{norm=forward})\\|_F$ with the high-frequency profile $P$ (paper-notes §2.6)."
+        "$\\|L\\odot P\\|_F+\\|\\mathrm{ifft2}(L,\\text{norm=forward})\\|_F$ with the high-frequency profile $P$, the weight penalty the authors' released training code adds for this layer."
         L = self.weight
         t = torch.linspace(0, 1, self.local_modes, device=L.device, dtype=L.dtype.to_real())
         P = 30 * torch.exp(-10 * ((t[:, None] - 0.5) ** 2 + (t[None, :] - 0.5) ** 2))
@@ -148,18 +203,29 @@ class SpectralConv2dLocalized(nn.Module):
         return f"{self.in_channel}, {self.out_channel}, global_modes={self.global_modes}, local_modes={self.local_modes}"
 
 # %% ../nbs/02_spectral_conv.ipynb #25f51d18
-class SpectralConv1x1(nn.Module):
+class SpectralConv1x1(_SpectralLayer):
     "A $1\\times1$ complex convolution in the Fourier domain: one $C_{in}\\times C_{out}$ complex matrix for every frequency, optional bias at DC."
-    def __init__(self, in_channels: int, out_channels: int, bias: bool = False, device=None, dtype=torch.cfloat):
+    def __init__(self,
+                 in_channels: int,           # input channels C_in
+                 out_channels: int,          # output channels C_out
+                 bias: bool = False,         # add a learnable complex constant image b (at the DC bin)
+                 device=None,                # device of the weights (default: torch's current default)
+                 dtype=torch.cfloat):        # weight dtype: torch.cfloat (complex64) or torch.cdouble (complex128)
         super().__init__()
-        _check_positive_ints('SpectralConv1x1', in_channels=in_channels, out_channels=out_channels)
-        self.in_channels, self.out_channels = in_channels, out_channels
+        self.in_channels = positive_int(in_channels, 'in_channels')
+        self.out_channels = positive_int(out_channels, 'out_channels')
         dtype = _complex_dtype(dtype)
-        self.weight = nn.Parameter(torch.randn(in_channels, out_channels, device=device, dtype=dtype) * in_channels ** -0.5)
-        self.bias = nn.Parameter(torch.zeros(out_channels, device=device, dtype=dtype)) if bias else None
+        self.weight = nn.Parameter(torch.randn(self.in_channels, self.out_channels, device=device, dtype=dtype)
+                                   * self.in_channels ** -0.5)
+        self.bias = nn.Parameter(torch.zeros(self.out_channels, device=device, dtype=dtype)) if bias else None
+
+    def function_settings(self) -> dict:
+        "The constructor settings that define the function (stored with the state, checked on load)."
+        return {'in_channels': self.in_channels, 'out_channels': self.out_channels, 'bias': self.bias is not None}
 
     def forward(self, X: torch.Tensor) -> torch.Tensor:
         "Spectra `(B, C_in, H, W)` to spectra `(B, C_out, H, W)`; the bias (a constant image) goes to the DC bin."
+        self._refuse_tracing()
         _check_spectrum_batch(X, self.in_channels, self.weight.dtype, type(self).__name__)
         Y = torch.einsum('bixy,io->boxy', X, self.weight)
         if self.bias is not None:

@@ -7,23 +7,32 @@ __all__ = ['logger', 'load_data', 'model_config_for', 'reference_model', 'make_o
            'evaluate_model', 'train', 'evaluate', 'main']
 
 # %% ../nbs/07_train_mnist.ipynb #2bf83023
+import contextlib
 import copy
 import dataclasses
 import random
 import sys
 import time
 import logging
+import os
+import warnings
 from dataclasses import fields
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
-from .checkpoint import CHECKPOINT_NAME, load_checkpoint, rng_state, save_checkpoint, set_rng_state, write_report
+from .checkpoint import (CHECKPOINT_NAME, RunFolder, check_output_dir, load_checkpoint, rng_state,
+                                    save_checkpoint, set_rng_state, write_report)
 from .config import DATASET_DEFAULTS, MODEL_NAMES, TrainConfig, task_of
 from .data import DataSplits, ScaleDataset, get_dataset
+from .distributed import (DistributedContext, ShardedScaleLoader, all_reduce_sum, check_replicas,
+                                     compile_model,
+                                     distributed_session, enable_mixed_precision, epoch_seed, sharded_accuracy_per_size,
+                                     sharded_evaluate_model, sharded_scale_consistency, torchrun_environment,
+                                     unwrap_model, wrap_model)
 from .metrics import (accuracy_per_size, equivariance_sizes, format_summary, layer_equivariance,
                                  plot_accuracy_per_size, plot_equivariance_per_layer, predict, scale_consistency)
 from .models import ScaleClassifier, build_model, count_parameters, default_config, scale_loss
@@ -34,7 +43,7 @@ logger = logging.getLogger(__name__)
 # %% ../nbs/07_train_mnist.ipynb #39f62528
 def load_data(cfg: TrainConfig) -> DataSplits:
     "The train / val / test sets of a resolved run configuration."
-    kw = dict(val_size=cfg.val_size, test_size=cfg.test_size, sizes=cfg.sizes)
+    kw = dict(val_size=cfg.val_size, test_size=cfg.test_size, sizes=cfg.sizes, download=cfg.download)
     if cfg.dataset == 'synthetic':
         kw['num_classes'] = cfg.num_classes
     if cfg.augment:
@@ -80,23 +89,30 @@ def resolve_device(device: Optional[str] = None) -> torch.device:
 def _progress(flag: Optional[bool]) -> bool:
     return sys.stderr.isatty() if flag is None else bool(flag)
 
-def train_epoch(model, loader, optimizer, cfg: TrainConfig, epoch: int, device, step_hook=None, progress=None) -> dict:
-    "One epoch over `loader`; returns the mean loss and the training accuracy at the top scale."
+def train_epoch(model, loader, optimizer, cfg: TrainConfig, epoch: int, device, step_hook=None, progress=None,
+                ctx: Optional[DistributedContext] = None) -> dict:
+    "One epoch over `loader` (`model` may be wrapped in DistributedDataParallel); returns the mean loss and the training accuracy at the top scale, over all processes."
+    ctx = ctx or DistributedContext(device=torch.device(device))
+    net = unwrap_model(model)
     model.train()
     loader.set_epoch(epoch)
     total, n, correct = 0.0, 0, 0
-    for step, (x, y) in enumerate(tqdm(loader, desc=f'epoch {epoch + 1}', leave=False, disable=not _progress(progress))):
-        x, y = x.to(device, model.dtype), y.to(device)
+    bar = tqdm(loader, desc=f'epoch {epoch + 1}', leave=False, disable=not (_progress(progress) and ctx.is_main))
+    for step, (x, y) in enumerate(bar):
+        x, y = x.to(device, net.dtype), y.to(device)
         logits = model(x)
         loss, _ = scale_loss(logits, y, cfg.consistency_weight, cfg.reduction)
-        loss = loss + cfg.reg_weight * model.regularizer()
+        loss = loss + cfg.reg_weight * net.regularizer()
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        with warnings.catch_warnings():   # DDP flags the layout of a gradient with a size-one dimension, where strides are moot
+            warnings.filterwarnings('ignore', message='Grad strides do not match bucket view strides')
+            loss.backward()
         optimizer.step()
         total, n = total + loss.item() * len(y), n + len(y)
         correct += (logits[:, -1].argmax(-1) == y).sum().item()
         if step_hook is not None:
             step_hook(epoch, step)
+    total, n, correct = all_reduce_sum([total, n, correct], ctx)
     return dict(loss=total / n, train_accuracy=correct / n)
 
 def evaluate_model(model: ScaleClassifier, data: ScaleDataset, reference: ScaleClassifier,
@@ -123,13 +139,27 @@ def _check_resume(saved: TrainConfig, cfg: TrainConfig, done: int) -> TrainConfi
     saved.epochs = cfg.epochs
     return saved
 
+def _prepare_model(model: ScaleClassifier, cfg: TrainConfig, ctx: DistributedContext):
+    "Mixed precision and compilation as `cfg` asks, then the DistributedDataParallel wrapper under torchrun."
+    if cfg.amp:
+        enable_mixed_precision(model)
+    if cfg.compile:
+        compile_model(model)
+    return wrap_model(model, ctx)
+
 def train(cfg: Optional[TrainConfig] = None, out=None, *, resume: bool = False, device=None, data: Optional[DataSplits] = None,
           step_hook: Optional[Callable[[int, int], None]] = None, progress: Optional[bool] = None,
           deterministic: bool = True) -> dict:
-    "Train `cfg.model` on `cfg.dataset`; checkpoint into `out` every epoch; return the metrics (also `out/metrics.json`)."
+    "Train `cfg.model` on `cfg.dataset`; checkpoint into `out` every epoch; return the metrics (also `out/metrics.json`). Under torchrun every process trains its share (DistributedDataParallel) and rank 0 alone writes."
     cfg = (cfg or TrainConfig()).resolved()
-    device = resolve_device(device)
     out = Path(out) if out is not None else None
+    with distributed_session(device) as ctx:
+        metrics = _train(cfg, out, resume, ctx, data, step_hook, progress, deterministic)
+        ctx.barrier()                     # every process leaves after rank 0 has written the run folder
+    return metrics
+
+def _train(cfg, out, resume, ctx, data, step_hook, progress, deterministic) -> dict:
+    device, log = ctx.device, (logger.info if ctx.is_main else (lambda *a, **k: None))
     start, history, state = 0, [], None
     if resume:
         if out is None:
@@ -137,8 +167,9 @@ def train(cfg: Optional[TrainConfig] = None, out=None, *, resume: bool = False, 
         state = load_checkpoint(out, map_location=device)
         cfg = _check_resume(TrainConfig.from_dict(state['train_config']), cfg, state['epoch'])
         start, history = state['epoch'], state['history']
-    elif out is not None and (out / CHECKPOINT_NAME).exists():
+    elif out is not None and (out / CHECKPOINT_NAME).exists() and ctx.is_main:
         logger.warning('%s already holds a checkpoint; starting a new run over it (resume=True continues it).', out)
+    run = RunFolder(out, 'train', cfg, state) if out is not None and ctx.is_main else None  # rank 0 locks `out`
     previous = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
     try:
@@ -154,58 +185,83 @@ def train(cfg: Optional[TrainConfig] = None, out=None, *, resume: bool = False, 
             optimizer.load_state_dict(state['optimizer'])
             scheduler.load_state_dict(state['scheduler'])
             set_rng_state(state['rng'])
-        loader = data.train.loader(cfg.batch_size, shuffle=True, seed=cfg.seed, augment=cfg.augment)
-        logger.info('%s on %s: %s reals, %d training images, epochs %d..%d', cfg.model, cfg.dataset,
-                    f"{count_parameters(model)['total']:,d}", len(data.train), start + 1, cfg.epochs)
+        net = _prepare_model(model, cfg, ctx)
+        if ctx.distributed:
+            loader = ShardedScaleLoader(data.train, cfg.batch_size, ctx.rank, ctx.world_size, seed=cfg.seed,
+                                        augment=cfg.augment)
+        else:
+            loader = data.train.loader(cfg.batch_size, shuffle=True, seed=cfg.seed, augment=cfg.augment)
+        log('%s on %s: %s reals, %d training images, epochs %d..%d%s', cfg.model, cfg.dataset,
+            f"{count_parameters(model)['total']:,d}", len(data.train), start + 1, cfg.epochs,
+            f', {ctx.world_size} processes ({ctx.backend})' if ctx.distributed else '')
         for epoch in range(start, cfg.epochs):
             te = time.time()
+            if ctx.distributed:           # each process's dropout stream depends on (seed, epoch, rank) only
+                torch.manual_seed(epoch_seed(cfg.seed, epoch, ctx.rank))
             row = dict(epoch=epoch + 1, lr=optimizer.param_groups[0]['lr'])
-            row.update(train_epoch(model, loader, optimizer, cfg, epoch, device, step_hook, progress))
+            row.update(train_epoch(net, loader, optimizer, cfg, epoch, device, step_hook, progress, ctx))
             scheduler.step()
-            val = accuracy_per_size(model, data.val)
+            val = sharded_accuracy_per_size(model, data.val, ctx)
             row.update(val_accuracy=val['accuracy'], val_per_size=val['per_size'],
-                       val_scale_consistency=scale_consistency(model, data.val)['scale_consistency'],
+                       val_scale_consistency=sharded_scale_consistency(model, data.val, ctx)['scale_consistency'],
                        seconds=time.time() - te)
             history.append(row)
-            logger.info('epoch %d/%d: loss %.4f, val accuracy %.4f, val scale consistency %.4f (%.1f s)', epoch + 1,
-                        cfg.epochs, row['loss'], row['val_accuracy'], row['val_scale_consistency'], row['seconds'])
-            if out is not None:
-                save_checkpoint(out / CHECKPOINT_NAME, format=1, epoch=epoch + 1, train_config=cfg.to_dict(),
+            log('epoch %d/%d: loss %.4f, val accuracy %.4f, val scale consistency %.4f (%.1f s)', epoch + 1,
+                cfg.epochs, row['loss'], row['val_accuracy'], row['val_scale_consistency'], row['seconds'])
+            if run is not None:
+                run.save_epoch(epoch=epoch + 1, train_config=cfg.to_dict(),
                                 model_config=mcfg, model=model.state_dict(), optimizer=optimizer.state_dict(),
                                 scheduler=scheduler.state_dict(), rng=rng_state(), history=history)
+        test = sharded_evaluate_model(model, data.test, reference_model(cfg, data), ctx, cfg.equivariance_samples)
         metrics = dict(train_config=cfg.to_dict(), model_config=mcfg, parameters=count_parameters(model),
-                       history=history, test=evaluate_model(model, data.test, reference_model(cfg, data),
-                                                            cfg.equivariance_samples),
-                       seconds=time.time() - t0)
+                       history=history, test=test, seconds=time.time() - t0)
+        if ctx.distributed:               # the replicas must have stayed bitwise equal; say so in the record
+            metrics['processes'] = dict(world_size=ctx.world_size, backend=ctx.backend,
+                                        parameter_digests=check_replicas(model, ctx))
+        if run is not None:
+            run.write_report(metrics)
     finally:
         torch.use_deterministic_algorithms(previous)
-    if out is not None:
-        write_report(metrics, out)
+        if run is not None:
+            run.close()
     return metrics
 
 # %% ../nbs/07_train_mnist.ipynb #f094dd22
 def evaluate(checkpoint, data_dir=None, device=None, data: Optional[DataSplits] = None, out=None) -> dict:
     "Test metrics of the model in `checkpoint` (a file or a run folder); with `out`, also written to `out/evaluation.json`."
     state = load_checkpoint(checkpoint)
+    if out is not None:
+        check_output_dir(out)
     cfg = TrainConfig.from_dict(state['train_config'])
     if data_dir is not None:
         cfg.data_dir = str(data_dir)
     device = resolve_device(device)
-    model = build_model(state['model_config'], device=device)
-    model.load_state_dict(state['model'])
-    data = data if data is not None else load_data(cfg)
-    metrics = dict(train_config=cfg.to_dict(), model_config=state['model_config'], epoch=state['epoch'],
-                   parameters=count_parameters(model),
-                   test=evaluate_model(model, data.test, reference_model(cfg, data), cfg.equivariance_samples))
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)   # the kernels and layer strategies of training's evaluation
+    try:
+        model = build_model(state['model_config'], device=device)
+        model.load_state_dict(state['model'])
+        data = data if data is not None else load_data(cfg)
+        metrics = dict(train_config=cfg.to_dict(), model_config=state['model_config'], epoch=state['epoch'],
+                       parameters=count_parameters(model),
+                       test=evaluate_model(model, data.test, reference_model(cfg, data), cfg.equivariance_samples))
+    finally:
+        torch.use_deterministic_algorithms(previous)
     if out is not None:
-        write_report(metrics, out, 'evaluation.json')
+        with RunFolder(out, 'evaluate', state=state) as run:
+            run.write_report(metrics, 'evaluation.json')
     return metrics
 
 # %% ../nbs/07_train_mnist.ipynb #247c95c5
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    "The `scale-eq-nb` command (`scale_eq_nb.cli.main`), so that `python -m scale_eq_nb.train ...` and `torchrun -m scale_eq_nb.train ...` start it."
+    "The `scale-eq-nb` command (`scale_eq_nb.cli.main`), so that `python -m scale_eq_nb.train ...` and `torchrun -m scale_eq_nb.train ...` start it; under torchrun only rank 0 prints."
     from scale_eq_nb.cli import main as cli_main   # the CLI imports this module, so it is imported when called
-    return cli_main(argv)
+    env = torchrun_environment()
+    if env is None or env['rank'] == 0:
+        return cli_main(argv)
+    with open(os.devnull, 'w') as quiet, contextlib.redirect_stdout(quiet):
+        return cli_main(argv)
 
 if __name__ == '__main__' and '__file__' in globals():
-    sys.exit(main())
+    from torch.distributed.elastic.multiprocessing.errors import record   # torchrun then reports the failing rank's error
+    sys.exit(record(main)())
