@@ -94,14 +94,14 @@ class scaleEqNonlinMaxp(scaleEqNonlin):
         return F.max_pool2d(lowpass(y, step.top, self.lowpass_choice(y, step.top)), p, p, ceil_mode=True)
 
     def lowpass_choice(self, y: torch.Tensor, t: int) -> Optional[torch.Tensor]:
-        "The basis for `lowpass` on maps like `y` (products), or None (FFTs): chosen once per grid, band, device and dtype, by timing both on up to 32 maps like the engine's strategies (by operation count without `engine.benchmark`, on 'meta', inside `torch.compile`)."
-        r = y.shape[-1]
-        key = (r, t, y.device, y.dtype)
+        "The basis for `lowpass` on maps like `y` (products), or None (FFTs): chosen once per grid, band, device and dtype, by timing both on up to 32 maps like the engine's strategies (by operation count without `engine.benchmark`, under deterministic algorithms, on 'meta', inside `torch.compile`)."
+        r, deterministic = y.shape[-1], torch.are_deterministic_algorithms_enabled()
+        key = (r, t, y.device, y.dtype, deterministic)
         if key not in self.lowpass_bases:
             V = lowpass_basis(r, t, y.dtype, y.device)
             m = 2 * t + 1
             by_products = 4 * m * r * r < 2 * fft_flops(r)
-            if (self.engine.benchmark and y.device.type != 'meta' and y.numel() > 0
+            if (self.engine.benchmark and not deterministic and y.device.type != 'meta' and y.numel() > 0
                     and not torch.compiler.is_compiling()):
                 x = torch.randn(min(y.shape[0] * y.shape[1], 32), r, r, dtype=y.dtype, device=y.device)
                 with torch.no_grad():
