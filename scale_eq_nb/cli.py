@@ -48,7 +48,7 @@ def _threads_arg(text: str) -> int:
 
 def device_arg(text: str,  # 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'
               ) -> str:    # `text`, when a device of that name exists here
-    "Check a `--device` value against the devices of this machine (argparse type; errors name the fix)."
+    "Check a `--device` value against the devices torch can use (argparse type; errors name the fix)."
     if text == 'auto':
         return text
     try:
