@@ -281,13 +281,15 @@ class scaleEqNonlin(EquivariantModule, nn.Module):
 ScaleEqNonlin = scaleEqNonlin
 
 # %% ../nbs/03_nonlinearity.ipynb #dd4fb5df
-def saved_bytes(fn: Callable,  # a function whose autograd graph is measured, called once
+def saved_bytes(fn: Callable,    # a function whose autograd graph is measured, called once
+                exclude=(),      # tensors whose storages are not counted (constants, e.g. `layer.engine.tensors()`)
                ) -> int:
     "Bytes of the storages that autograd saves for backward while `fn()` runs, each storage counted once."
-    seen = {}
+    seen, skip = {}, {t.untyped_storage().data_ptr() for t in exclude}
     def pack(t):
         s = t.untyped_storage()
-        seen[(s.data_ptr(), s.nbytes())] = s.nbytes()
+        if s.data_ptr() not in skip:
+            seen[(s.data_ptr(), s.nbytes())] = s.nbytes()
         return t
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         fn()

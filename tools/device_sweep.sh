@@ -63,13 +63,13 @@ if [ -z "${EPOCHS:-}" ]; then
   timeout -k 10 $(( TOTAL / 2 )) python -m scale_eq_nb.experiments "${GRID[@]}" --out "$WORK/probe" --epochs 1 \
       --time-budget $(( TOTAL / 2 - 60 ))
   PROBE_WALL=$(( $(date +%s) - P0 ))
-  EPOCHS=$(python - "$WORK/probe" "$PROBE_WALL" "$(( TOTAL - $(elapsed) ))" "$MAX_EPOCHS" <<'EOF'
+  read -r EPOCHS TAIL_GUESS < <(python - "$WORK/probe" "$PROBE_WALL" "$(( TOTAL - $(elapsed) ))" "$MAX_EPOCHS" <<'EOF'
 import json, math, sys
 from pathlib import Path
 folder, probe_wall, left, max_epochs = Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
 recs = [json.loads(p.read_text()) for p in folder.glob('*.json') if p.name != 'summary.json']
 if not recs:
-    print('probe: no run finished; falling back to 3 epochs', file=sys.stderr); print(3); sys.exit()
+    print('probe: no run finished; falling back to 3 epochs', file=sys.stderr); print(3, 120); sys.exit()
 epoch = max(r['history'][0]['seconds'] for r in recs)
 tail = max(r['train_seconds'] - sum(h['seconds'] for h in r['history']) + r['evaluation_seconds'] for r in recs)
 busy = max(r['train_seconds'] + r['evaluation_seconds'] for r in recs)
@@ -81,10 +81,9 @@ print(f'probe: {len(recs)} runs; slowest epoch {epoch:.1f} s, evaluation {tail:.
 for r in sorted(recs, key=lambda r: r['run_id']):
     print(f"  {r['run_id']:22s} epoch {r['history'][0]['seconds']:6.1f} s  evaluation "
           f"{r['train_seconds'] - r['history'][0]['seconds'] + r['evaluation_seconds']:6.1f} s", file=sys.stderr)
-print(fit)
+print(fit, math.ceil(1.3 * tail))
 EOF
 )
-  TAIL_GUESS=60
   (cd "$WORK/probe" && tar czf "$OUT/probe_records.tar.gz" ./*.json 2>/dev/null)
 else
   TAIL_GUESS=90
