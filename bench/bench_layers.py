@@ -3,7 +3,8 @@
 For every case it measures, in one process with the runs interleaved (minimum over the repeats, after a warm-up call):
 the layer, the per-resolution FFT loop `yardstick.rfft_loop` (irfft2 of the band, σ, rfft2, slice-copy of the ring, per
 visited resolution) and the FFT floor (one irfft2 + one rfft2 per visited resolution on the same batch); forward (no
-grad) and forward+backward (a fixed random cotangent); and the bytes autograd saves for backward (unique storages; on
+grad) and forward+backward (a fixed random cotangent); and the bytes autograd saves for backward (unique storages; the
+layer's plan constants, built once and shared by every batch like weights, are reported apart as `constants_mib`; on
 CUDA also the peak memory of forward+backward). It prints a markdown table with every ratio, then each target as
 met/MISSED, and writes everything as JSON (default `nbs/results/bench/<device>.json`).
 
@@ -63,23 +64,23 @@ def min_ms(fns, device, clock, budget_s, max_repeats):
 
 
 def build(kind, n, base, inc, channels, device):
-    "The layer and the yardstick as functions of the input spectra, and the visited resolutions."
+    "The layer and the yardstick as functions of the input spectra, the visited resolutions, and the layer itself."
     sigma = torch.sigmoid
     if kind == 'nonlin':
         layer = scaleEqNonlin(sigma, base, max_res=n, increment=inc).to(device)
-        return layer, (lambda X: rfft_loop(X, sigma, base, inc)), layer.resolutions(n), 1
+        return layer, (lambda X: rfft_loop(X, sigma, base, inc)), layer.resolutions(n), layer
     layer = scaleEqNonlinMaxp(sigma, base, pool_window=2, max_res=n, increment=inc).to(device)
     loop = lambda X: rfft_loop(X, sigma, base, inc, pool_window=2)
     if kind == 'pool':
-        return layer, loop, layer.resolutions(n), 2
+        return layer, loop, layer.resolutions(n), layer
     conv = SpectralConv2dLocalized(3, channels, 28, 7).to(device)
-    return (lambda X: layer(conv(X))), (lambda X: loop(conv(X))), layer.resolutions(n), 2
+    return (lambda X: layer(conv(X))), (lambda X: loop(conv(X))), layer.resolutions(n), layer
 
 
 def run_case(kind, n, base, inc, batch, channels, device, clock, budget_s, max_repeats):
     g = torch.Generator().manual_seed(0)
     cin = 3 if kind == 'quickstart' else channels
-    fast, loop, rs, p = build(kind, n, base, inc, channels, device)
+    fast, loop, rs, layer = build(kind, n, base, inc, channels, device)
     X = torch.fft.fft2(torch.randn(batch, cin, n, n, generator=g), norm='forward').to(device)
     Xg = X.clone().requires_grad_()
     with torch.no_grad():
@@ -105,7 +106,9 @@ def run_case(kind, n, base, inc, batch, channels, device, clock, budget_s, max_r
         [forward(fast), forward(loop), floor], device, clock, budget_s, max_repeats)
     (row['fb'], row['fb_loop']), row['repeats_fb'] = min_ms(
         [fwd_bwd(fast), fwd_bwd(loop)], device, clock, budget_s, max_repeats)
-    row['mem_mib'] = saved_bytes(lambda: fast(Xg)) / 2**20
+    constants = layer.constant_tensors()             # plan matrices, indices, bases: built once, shared by every batch
+    row['mem_mib'] = saved_bytes(lambda: fast(Xg), exclude=constants) / 2**20
+    row['constants_mib'] = sum(t.numel() * t.element_size() for t in constants) / 2**20
     row['mem_loop_mib'] = saved_bytes(lambda: loop(Xg)) / 2**20
     if device.type == 'cuda':
         for name, f in (('peak_mib', fast), ('peak_loop_mib', loop)):
@@ -173,8 +176,8 @@ def main(argv=None):
     ap.add_argument('--batch', type=int, default=8)
     ap.add_argument('--channels', type=int, default=32)
     ap.add_argument('--quick', action='store_true', help='two small cases only (a smoke test)')
-    ap.add_argument('--budget', type=float, default=1.0, help='seconds of repeats per measurement (default 1)')
-    ap.add_argument('--max-repeats', type=int, default=15)
+    ap.add_argument('--budget', type=float, default=0.5, help='seconds of repeats per measurement (default 0.5)')
+    ap.add_argument('--max-repeats', type=int, default=11)
     ap.add_argument('--out', default=None, help='JSON path (default nbs/results/bench/<device>.json)')
     args = ap.parse_args(argv)
     device = torch.device(args.device)

@@ -6,7 +6,7 @@ COLUMNS = [('layer', 'layer'), ('N', 'N'), ('inc', 'increment'), ('R', 'resoluti
            ('fwd', 'fwd'), ('fwd_loop', 'fwd loop'), ('fwd_speedup', 'speed-up fwd'),
            ('fb', 'fwd+bwd'), ('fb_loop', 'fwd+bwd loop'), ('fb_speedup', 'speed-up fwd+bwd'),
            ('floor', 'FFT floor'), ('fwd_over_floor', 'fwd / floor'), ('fb_over_floor', 'fwd+bwd / floor'),
-           ('mem_mib', 'saved MiB'), ('mem_loop_mib', 'saved MiB loop')]
+           ('mem_mib', 'saved MiB'), ('mem_loop_mib', 'saved MiB loop'), ('constants_mib', 'plan constants MiB')]
 
 
 def fmt(v):

@@ -29,8 +29,8 @@ DATASET_DEFAULTS = {
     'mnist-scale': dict(epochs=60, batch_size=128, lr=1e-2, weight_decay=3e-2, step_size=20, num_classes=10),
     'mnist-scale-sesn': dict(epochs=60, batch_size=128, lr=1e-2, weight_decay=3e-2, step_size=20, num_classes=10),
     'stl10-scale': dict(epochs=200, batch_size=16, lr=1e-2, weight_decay=1e-2, step_size=100, num_classes=10),
-    'synthetic-stl10-scale': dict(epochs=1, train_size=60, val_size=20, test_size=40, batch_size=8, lr=1e-2,
-                                  weight_decay=1e-2, step_size=100, num_classes=10),
+    'synthetic-stl10-scale': dict(epochs=1, train_size=64, val_size=16, test_size=32, sizes=[56, 72, 88, 97],
+                                  batch_size=8, lr=1e-2, weight_decay=1e-2, step_size=100, num_classes=10),
 }
 
 # %% ../nbs/13_config.ipynb #faa1e7e4

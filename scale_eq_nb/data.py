@@ -150,7 +150,7 @@ def _network_reachable(host: str, port: int = 443, timeout: float = 3.0) -> bool
 def _download(what: str, host: str, fetch, root: Path, missing: str):
     "Run `fetch()` (a torchvision download) when `host` answers; otherwise raise DataNotFoundError with `missing`."
     if not _network_reachable(host):
-        raise DataNotFoundError(f"{missing}\nDownloading {what} failed: {host} is not reachable from this machine.")
+        raise DataNotFoundError(f"{missing}\nDownloading {what} failed: {host} is not reachable (no network access).")
     root.mkdir(parents=True, exist_ok=True)
     try:
         fetch()

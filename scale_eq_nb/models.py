@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['ACTIVATIONS', 'SUPPORTED_DTYPES', 'TORCHSCRIPT_UNSUPPORTED', 'ARCHITECTURES', 'activation', 'complex_dtype',
-           'real_dtype', 'ComplexWeightsMixin', 'StoredSettingsMixin', 'NoTorchScriptMixin', 'ScaleHead',
-           'per_scale_cross_entropy', 'scale_consistency_loss', 'scale_loss', 'ScaleClassifier', 'build_model',
-           'count_parameters', 'FourierScaleNet', 'FourierSTLNet', 'FourierCNN', 'CNN', 'default_config']
+           'real_dtype', 'ComplexWeightsMixin', 'NoTorchScriptMixin', 'ScaleHead', 'per_scale_cross_entropy',
+           'scale_consistency_loss', 'scale_loss', 'ScaleClassifier', 'build_model', 'count_parameters',
+           'FourierScaleNet', 'FourierSTLNet', 'FourierCNN', 'CNN', 'default_config']
 
 # %% ../nbs/05_models.ipynb #16cc123e
 import copy
@@ -23,7 +23,7 @@ from .equivariance import EquivariantModule, check_equivariance
 from .nonlinearity import scaleEqNonlin
 from .pooling import scaleEqNonlinMaxp
 from .spectral_conv import SpectralConv1x1, SpectralConv2dLocalized
-from .validation import int_sequence, positive_int, probability
+from .validation import SettingsCheckedOnLoad, int_sequence, positive_int, probability
 
 # %% ../nbs/05_models.ipynb #5fc6c4bf
 ACTIVATIONS = {'relu': F.relu, 'gelu': F.gelu, 'sigmoid': torch.sigmoid, 'tanh': torch.tanh}
@@ -96,44 +96,6 @@ class ComplexWeightsMixin:
     def type(self, dst_type):  # the dtype to convert to
         "`to(dst_type)` for a supported dtype; anything else is refused with a `TypeError`."
         return self.to(dst_type)
-
-# %% ../nbs/05_models.ipynb #8cb71cc2
-class StoredSettingsMixin:
-    "Mixin for an `nn.Module`: `function_settings()` travels in the state dict and `load_state_dict` refuses a state saved with other settings."
-    training_only_settings: tuple = ()   # names of settings that do not change the function of trained weights
-
-    def function_settings(self) -> dict:
-        "The constructor settings that define the module's function, as plain data (subclasses implement it)."
-        raise NotImplementedError
-
-    def get_extra_state(self) -> dict:
-        return {'settings': self.function_settings()}
-
-    def set_extra_state(self,
-                        state,  # the '_extra_state' entry of a saved state dict
-                       ):
-        name = type(self).__name__
-        saved = state.get('settings') if isinstance(state, dict) else None
-        if not isinstance(saved, dict):
-            raise ValueError(f"{name}: the state holds no settings of a {name}; it was saved by another kind of module.")
-        mine, missing = self.function_settings(), object()
-        differ = [k for k in sorted(set(saved) | set(mine))
-                  if k not in self.training_only_settings and saved.get(k, missing) != mine.get(k, missing)]
-        if differ:
-            show = lambda d: ', '.join(f"{k}={d[k]!r}" if k in d else f"{k} unset" for k in differ)
-            raise ValueError(f"{name}: the state was saved from a model with {show(saved)}, but this model has "
-                             f"{show(mine)}; build the model with the saved settings before loading it.")
-
-    def load_state_dict(self,
-                        state_dict,  # a state dict saved by `state_dict()`
-                        strict: bool = True,  # require every key, settings included
-                        assign: bool = False,  # assign the saved tensors instead of copying into the existing ones
-                       ):
-        "`nn.Module.load_state_dict` that first checks the stored settings (a `ValueError` naming each one that differs)."
-        if strict and '_extra_state' not in state_dict:
-            raise ValueError(f"{type(self).__name__}: the state dict carries no settings (no '_extra_state' entry), so it "
-                             "cannot be checked against this model; load it with strict=False to skip the check.")
-        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
 # %% ../nbs/05_models.ipynb #6b7dfa72
 TORCHSCRIPT_UNSUPPORTED = ("TorchScript (torch.jit.script and torch.jit.trace) is not supported: the layers choose their "
@@ -257,11 +219,10 @@ def _check_widths(widths) -> list:
     "`widths` (channels per block) as a list, after checking that it is a non-empty sequence of positive ints."
     return list(int_sequence(widths, 'widths', low=1))
 
-class ScaleClassifier(EquivariantModule, NoTorchScriptMixin, StoredSettingsMixin, ComplexWeightsMixin, nn.Module):
+class ScaleClassifier(EquivariantModule, NoTorchScriptMixin, SettingsCheckedOnLoad, ComplexWeightsMixin, nn.Module):
     "Base class of every classifier here: real images in, per-scale logits `(B, S, K)` out, a plain-dict `config` stored with the weights."
     arch: str = ''
     spectral: bool = True   # blocks exchange full spectra (True) or real maps (False)
-    training_only_settings = ('dropout',)
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -286,8 +247,8 @@ class ScaleClassifier(EquivariantModule, NoTorchScriptMixin, StoredSettingsMixin
         return copy.deepcopy(self._config)
 
     def function_settings(self) -> dict:
-        "The configuration, stored in the state dict and checked on load (`dropout` excepted)."
-        return self.config
+        "The configuration without `dropout` (which acts only in training): stored in the state dict and checked on load."
+        return {k: v for k, v in self.config.items() if k != 'dropout'}
 
     @property
     def dtype(self) -> torch.dtype:

@@ -264,6 +264,10 @@ class scaleEqNonlin(EquivariantModule, nn.Module):
         self.engine.clear()
         return super()._apply(keep_real, recurse)
 
+    def constant_tensors(self) -> list:
+        "Tensors the layer builds once and shares by every batch (the engine's plans), as `saved_bytes(..., exclude=)` takes them."
+        return self.engine.tensors()
+
     def __prepare_scriptable__(self):
         raise RuntimeError(TORCHSCRIPT_MESSAGE)
 
@@ -281,13 +285,15 @@ class scaleEqNonlin(EquivariantModule, nn.Module):
 ScaleEqNonlin = scaleEqNonlin
 
 # %% ../nbs/03_nonlinearity.ipynb #dd4fb5df
-def saved_bytes(fn: Callable,  # a function whose autograd graph is measured, called once
+def saved_bytes(fn: Callable,    # a function whose autograd graph is measured, called once
+                exclude=(),      # tensors whose storages are not counted (constants, e.g. `layer.constant_tensors()`)
                ) -> int:
     "Bytes of the storages that autograd saves for backward while `fn()` runs, each storage counted once."
-    seen = {}
+    seen, skip = {}, {t.untyped_storage().data_ptr() for t in exclude}
     def pack(t):
         s = t.untyped_storage()
-        seen[(s.data_ptr(), s.nbytes())] = s.nbytes()
+        if s.data_ptr() not in skip:
+            seen[(s.data_ptr(), s.nbytes())] = s.nbytes()
         return t
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         fn()

@@ -14,9 +14,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .downscale import band_edge, crop_spectrum, ideal_downscale1d, pad_spectrum, upscale_spectrum
-from .models import ComplexWeightsMixin, NoTorchScriptMixin, StoredSettingsMixin
+from .models import ComplexWeightsMixin, NoTorchScriptMixin
 from .spectral_conv import dirichlet_matrix
-from .validation import one_of, positive_int
+from .validation import SettingsCheckedOnLoad, one_of, positive_int
 
 # %% ../nbs/09_one_d.ipynb #87aaee70
 def _check_spectrum1d(X, channels: Optional[int], layer: str) -> None:
@@ -214,7 +214,7 @@ def harmonic_signals(n: int,  # number of signals
     return x[:, None].to(device=device, dtype=dtype), labels.to(device)
 
 # %% ../nbs/09_one_d.ipynb #6564ff8e
-class ScaleEqNet1d(NoTorchScriptMixin, StoredSettingsMixin, ComplexWeightsMixin, nn.Module):
+class ScaleEqNet1d(NoTorchScriptMixin, SettingsCheckedOnLoad, ComplexWeightsMixin, nn.Module):
     "Scale-equivariant 1D classifier: lift, `depth` × [localized conv + 1×1 mixer → `ScaleEqNonlin1d`], mean and mean square per channel, linear head."
     def __init__(self,
                  n_classes: int,  # number of classes (logits per signal)

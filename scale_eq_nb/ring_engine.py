@@ -115,9 +115,8 @@ class SynthesisByMatrices(Strategy):
         M1, M2 = consts
         T, t, r, BC = (H.shape[-2] - 1) // 2, st.band, st.r, H.shape[0]
         Hb = torch.view_as_real(H)[:, T - t: T + t + 1, : t + 1].permute(0, 2, 3, 1).reshape(BC * (t + 1), -1)
-        U = torch.mm(Hb, M1).view(BC, t + 1, 2, r)                                   # rows (map, k2), cols (re/im, n1)
-        U = U.permute(0, 3, 1, 2).reshape(BC * r, 2 * (t + 1))                       # rows (map, n1), cols (k2, re/im)
-        return torch.mm(U, M2).view(BC, r, r)
+        U = torch.mm(Hb, M1).view(BC, 2 * (t + 1), r)                   # rows (map, k2, re/im), cols n1
+        return torch.matmul(U.transpose(1, 2), M2)                      # (BC, n1, n2): batched, no copy of U
 
 # %% ../nbs/04a_ring_engine.ipynb #c718fe5a
 class AnalysisByRfft(Strategy):
@@ -178,21 +177,20 @@ class AnalysisByThinMatrices(Strategy):
         c, p, t = st.c, st.prev, st.top
         rows = [k for k in centered(t) if abs(k) > p]
         a = angles(rows, range(c), c)
-        A1 = torch.stack([a.cos(), -a.sin()], -1).reshape(len(rows), c, 2).transpose(0, 1).reshape(c, -1) / c ** 2
+        A1 = torch.stack([a.cos(), -a.sin()], 1).reshape(2 * len(rows), c) / c ** 2     # rows (k1, re/im)
         mats = [A1, dft_mix(range(t + 1), c)]
         if p >= 0:
             b = angles(range(c), range(p + 1, t + 1), c)
-            mats += [torch.stack([b.cos(), -b.sin()], -1).reshape(c, 2 * (t - p)) / c ** 2, dft_mix(centered(p), c)]
-        return tuple(m.to(device=device, dtype=dtype) for m in mats)
+            B2 = torch.stack([b.cos(), -b.sin()], -1).reshape(c, 2 * (t - p)).T / c ** 2     # rows (k2, re/im)
+            mats += [B2, dft_mix(centered(p), c)]
+        return tuple(m.to(device=device, dtype=dtype).contiguous() for m in mats)
 
     def __call__(self, y, st, consts):
         BC, c = y.shape[0], st.c
-        P = torch.mm(y.transpose(1, 2).reshape(BC * c, c), consts[0]).view(BC, c, -1, 2)   # (map, n2, k1, re/im)
-        P = P.permute(0, 2, 3, 1).reshape(-1, 2 * c)                                        # rows (map, k1)
+        P = torch.matmul(consts[0], y).view(-1, 2 * c)                   # contract n1: rows (map, k1), cols (re/im, n2)
         parts = [torch.mm(P, consts[1]).view(BC, -1)]
         if st.prev >= 0:
-            Q = torch.mm(y.reshape(BC * c, c), consts[2]).view(BC, c, -1, 2)             # (map, n1, k2, re/im)
-            Q = Q.permute(0, 2, 3, 1).reshape(-1, 2 * c)                                    # rows (map, k2)
+            Q = torch.matmul(consts[2], y.transpose(1, 2)).view(-1, 2 * c)   # contract n2: rows (map, k2), cols (re/im, n1)
             parts.append(torch.mm(Q, consts[3]).view(BC, -1))
         return torch.view_as_complex((torch.cat(parts, 1) if len(parts) > 1 else parts[0]).view(BC, -1, 2))
 
@@ -245,6 +243,10 @@ class RingPlan:
         self.constants[i] = (SYNTHESES[synthesis].constants(st, self.dtype, self.device),
                              ANALYSES[analysis].constants(st, self.dtype, self.device))
 
+    def tensors(self) -> list:
+        "Every tensor the plan holds (index tensors and the strategies' constants): built once, shared by every batch."
+        return [self.feature_index, self.output_index] + [t for cs in self.constants if cs for part in cs for t in part]
+
     def __repr__(self):
         head = (f"RingPlan: {self.n}×{self.n} → {self.n_out}×{self.n_out}, {len(self.steps)} steps, "
                 f"{str(self.dtype).replace('torch.', '')} on {self.device.type}\n"
@@ -293,8 +295,9 @@ def seconds(fn: Callable,             # the call to time
 
 # %% ../nbs/04a_ring_engine.ipynb #990e7039
 class RingEngine:
-    "The plans of one layer, one per (input size, device, dtype), and how their strategies are chosen. With `benchmark` (the default, like cuDNN's benchmark mode) the first call at a new size times the candidates of every step on a batch of the caller's shape and keeps the fastest; candidates whose operation count exceeds the cheapest by more than `prune` are not timed. Without it, or where timing means nothing (the 'meta' device, inside `torch.compile`), the lowest operation count wins. `strategies` forces names, e.g. `{'synthesis': 'irfft', 'analysis': 'rfft'}`."
-    prune = 4.0
+    "The plans of one layer, one per (input size, device, dtype), and how their strategies are chosen. With `benchmark` (the default, like cuDNN's benchmark mode) the first call at a new size times the candidates of every step on up to `timing_maps` maps of the caller's and keeps the fastest; candidates whose operation count exceeds the cheapest by more than `prune` are not timed. Without it, where timing means nothing (the 'meta' device, inside `torch.compile`), or where results must not depend on timing (`torch.use_deterministic_algorithms(True)`, as in training), the lowest operation count wins. `strategies` forces names, e.g. `{'synthesis': 'irfft', 'analysis': 'rfft'}`."
+    prune = 16.0
+    timing_maps = 32
 
     def __init__(self, benchmark: bool = True,           # time the candidates once per plan (else count operations)
                  strategies: Optional[dict] = None):      # forced strategy names: keys 'synthesis' and/or 'analysis'
@@ -306,6 +309,10 @@ class RingEngine:
         if set(self.strategies) - {'synthesis', 'analysis'}:
             raise ValueError(f"`strategies` takes the keys 'synthesis' and 'analysis', got {sorted(self.strategies)}.")
         self.plans = {}
+
+    def tensors(self) -> list:
+        "Every tensor of every plan (`RingPlan.tensors`): the engine's memory that does not grow with the batch."
+        return [t for plan in self.plans.values() for t in plan.tensors()]
 
     def clear(self):
         "Forget every plan (after a change of device or dtype, or of `benchmark`/`strategies`)."
@@ -319,14 +326,16 @@ class RingEngine:
             ) -> RingPlan:
         "The plan for spectra like `X` (its size, device and real dtype), made and its strategies chosen on first use."
         n, dtype = X.shape[-1], X.real.dtype
-        key = (n, X.device, dtype)
+        deterministic = torch.are_deterministic_algorithms_enabled()   # timing may pick other strategies run to run
+        key = (n, X.device, dtype, deterministic)
         if key not in self.plans:
             plan = RingPlan(n, n_out, resolutions, out_grid, X.device, dtype)
-            timed = (self.benchmark and X.device.type != 'meta' and X.shape[0] * X.shape[1] > 0
+            timed = (self.benchmark and not deterministic and X.device.type != 'meta' and X.shape[0] * X.shape[1] > 0
                      and not torch.compiler.is_compiling())
             H = X.new_zeros(0)
             if timed:
-                H = torch.randn(X.shape[0] * X.shape[1], 2 * plan.T + 1, plan.T + 1, dtype=X.dtype, device=X.device)
+                maps = min(X.shape[0] * X.shape[1], self.timing_maps)
+                H = torch.randn(maps, 2 * plan.T + 1, plan.T + 1, dtype=X.dtype, device=X.device)
             for i, st in enumerate(plan.steps):
                 names = []
                 for kind, table in (('synthesis', SYNTHESES), ('analysis', ANALYSES)):
@@ -346,7 +355,7 @@ class RingEngine:
         step = {name: st._replace(**{kind: name}) for name in names}
         with torch.no_grad():
             t = {name: seconds(lambda: table[name](x, step[name], table[name].constants(st, plan.dtype, H.device)),
-                               H.device) for name in names}
+                               H.device, repeats=1) for name in names}
         return min(t, key=t.get)
 
     def run(self,

@@ -12,12 +12,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .models import (ComplexWeightsMixin, NoTorchScriptMixin, StoredSettingsMixin, activation,
-                                complex_dtype, real_dtype)
+from .models import ComplexWeightsMixin, NoTorchScriptMixin, activation, complex_dtype, real_dtype
 from .equivariance import EquivariantModule
 from .nonlinearity import scaleEqNonlin
 from .spectral_conv import SpectralConv1x1, SpectralConv2dLocalized
-from .validation import int_sequence, positive_int
+from .validation import SettingsCheckedOnLoad, int_sequence, positive_int
 
 # %% ../nbs/10_segmentation.ipynb #f373cc14
 def _check_image_batch(owner: nn.Module, x, in_channels: int, dtype: torch.dtype, sizes: tuple) -> int:
@@ -41,7 +40,7 @@ def _check_image_batch(owner: nn.Module, x, in_channels: int, dtype: torch.dtype
     return n
 
 # %% ../nbs/10_segmentation.ipynb #c91a98d7
-class ScaleEqSegmenter(EquivariantModule, NoTorchScriptMixin, StoredSettingsMixin, ComplexWeightsMixin, nn.Module):
+class ScaleEqSegmenter(EquivariantModule, NoTorchScriptMixin, SettingsCheckedOnLoad, ComplexWeightsMixin, nn.Module):
     "Scale-equivariant segmenter: [localized spectral conv + 1×1 complex conv → scale-equivariant non-linearity] blocks, then a 1×1 complex head to one real logit map."
     def __init__(self,
                  in_channels: int = 1,  # channels of the input images
@@ -112,7 +111,7 @@ class ScaleEqSegmenter(EquivariantModule, NoTorchScriptMixin, StoredSettingsMixi
         return torch.fft.ifft2(self.head(X), norm='forward').real
 
 # %% ../nbs/10_segmentation.ipynb #be53090b
-class CNNSegmenter(NoTorchScriptMixin, StoredSettingsMixin, ComplexWeightsMixin, nn.Module):
+class CNNSegmenter(NoTorchScriptMixin, SettingsCheckedOnLoad, ComplexWeightsMixin, nn.Module):
     "Baseline segmenter: `len(widths)` × [3×3 conv (zero padding) → ReLU], then a 1×1 conv to one logit map; any input size."
     def __init__(self,
                  in_channels: int = 1,  # channels of the input images

@@ -22,7 +22,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .checkpoint import (CHECKPOINT_NAME, RunFolder, check_output_dir, load_checkpoint, rng_state,
                                     save_checkpoint, set_rng_state, write_report)
@@ -236,12 +236,17 @@ def evaluate(checkpoint, data_dir=None, device=None, data: Optional[DataSplits] 
     if data_dir is not None:
         cfg.data_dir = str(data_dir)
     device = resolve_device(device)
-    model = build_model(state['model_config'], device=device)
-    model.load_state_dict(state['model'])
-    data = data if data is not None else load_data(cfg)
-    metrics = dict(train_config=cfg.to_dict(), model_config=state['model_config'], epoch=state['epoch'],
-                   parameters=count_parameters(model),
-                   test=evaluate_model(model, data.test, reference_model(cfg, data), cfg.equivariance_samples))
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)   # the kernels and layer strategies of training's evaluation
+    try:
+        model = build_model(state['model_config'], device=device)
+        model.load_state_dict(state['model'])
+        data = data if data is not None else load_data(cfg)
+        metrics = dict(train_config=cfg.to_dict(), model_config=state['model_config'], epoch=state['epoch'],
+                       parameters=count_parameters(model),
+                       test=evaluate_model(model, data.test, reference_model(cfg, data), cfg.equivariance_samples))
+    finally:
+        torch.use_deterministic_algorithms(previous)
     if out is not None:
         with RunFolder(out, 'evaluate', state=state) as run:
             run.write_report(metrics, 'evaluation.json')
