@@ -12,7 +12,7 @@ __all__ = ['logger', 'PRESETS', 'RECORD_FIELDS', 'TEST_FIELDS', 'RECORD_SCHEMA_V
            'paired_markdown', 'plot_accuracy_vs_train_size', 'plot_accuracy_per_input_size', 'write_summary',
            'per_size_wins', 'targets', 'targets_markdown', 'build_parser', 'run_state', 'main']
 
-# %% ../nbs/11_experiments.ipynb #2564ac8e
+# %% ../nbs/11_experiments.ipynb #ef77d3c5
 import argparse
 import dataclasses
 import importlib
@@ -42,7 +42,7 @@ from .train import reference_model, resolve_device, train
 
 logger = logging.getLogger(__name__)
 
-# %% ../nbs/11_experiments.ipynb #009177c7
+# %% ../nbs/11_experiments.ipynb #6fd2b47e
 @dataclass(frozen=True)
 class Preset:
     "A named recipe: `TrainConfig` settings, the data split and the default grid of a sweep."
@@ -74,7 +74,7 @@ PRESETS = {p.name: p for p in (
            description='a toy for tests (seconds); its numbers mean nothing'),
 )}
 
-# %% ../nbs/11_experiments.ipynb #783e71cf
+# %% ../nbs/11_experiments.ipynb #dd5e46c4
 @dataclass
 class SweepData:
     "The fixed data of a sweep: the splits (training pool, validation, test) and the test digits at full size."
@@ -106,7 +106,7 @@ def sweep_images(source: str = 'mnist', data_dir=None, count: int = 10000, seed:
         return render_shapes(labels, seed)[0], labels, 1.0, 0.0, 1.0
     raise ValueError(f"Unknown data source {source!r}; use 'mnist' (the real digits) or 'synthetic'.")
 
-# %% ../nbs/11_experiments.ipynb #f6829a70
+# %% ../nbs/11_experiments.ipynb #c533a0a2
 def sweep_data(source: str = 'mnist',              # 'mnist' (the real test digits) or 'synthetic' (shapes)
                data_dir=None,                      # data folder (default: the resolver's, $SCALE_EQ_NB_DATA)
                pool_size: int = 5000,              # training pool; runs take its first n images
@@ -140,7 +140,7 @@ def sweep_data(source: str = 'mnist',              # 'mnist' (the real test digi
     return SweepData(splits, parts[0], (full - mean) / std, torch.cat([test.labels[s] for s in test.sizes]),
                      torch.cat([torch.full((len(test.labels[s]),), s) for s in test.sizes]), info)
 
-# %% ../nbs/11_experiments.ipynb #77762643
+# %% ../nbs/11_experiments.ipynb #1fb8ad8a
 def training_split(data: SweepData,   # the sweep's fixed data
                    train_size: int,   # training images: the first `train_size` of the pool
                    augment: bool = False,  # attach the circular-shift augmentation to the training set
@@ -163,7 +163,7 @@ def training_split(data: SweepData,   # the sweep's fixed data
                              batch_transform=CircularShift(seed=seed) if augment else None)
     return DataSplits(train_set, data.splits.val, data.splits.test)
 
-# %% ../nbs/11_experiments.ipynb #eb0cc389
+# %% ../nbs/11_experiments.ipynb #b027c5f5
 @torch.no_grad()
 def predictions_at_sizes(model,                 # a classifier of this package
                          images: torch.Tensor,  # (n, C, N, N) images at the top size
@@ -192,7 +192,7 @@ def evaluate_at_all_sizes(model,              # a classifier of this package
                 agreement_with_top={s: (p == preds[-1]).double().mean().item() for s, p in zip(sizes, preds)},
                 images=len(row), sizes=list(sizes))
 
-# %% ../nbs/11_experiments.ipynb #d2bdb878
+# %% ../nbs/11_experiments.ipynb #77e37787
 @dataclass(frozen=True)
 class RunSpec:
     "One cell of the grid."
@@ -218,7 +218,7 @@ def plan_runs(models: Sequence[str] = MODEL_NAMES,  # models of the grid
         raise ValueError(f"Unknown model(s) {unknown}; choose from {', '.join(MODEL_NAMES)}.")
     return [RunSpec(m, int(n), k) for n, count in zip(train_sizes, seeds) for m in models for k in range(int(count))]
 
-# %% ../nbs/11_experiments.ipynb #47dc4216
+# %% ../nbs/11_experiments.ipynb #a998a2d5
 def run_config(preset: Preset,   # the recipe
                spec: RunSpec,     # the run (model, training-set size, seed)
                source: str = 'mnist',  # data source: 'mnist' or 'synthetic'
@@ -235,7 +235,7 @@ def run_config(preset: Preset,   # the recipe
         settings['augment'] = False      # the circular shift is the MNIST protocol's augmentation
     return TrainConfig(**settings).resolved()
 
-# %% ../nbs/11_experiments.ipynb #495729bb
+# %% ../nbs/11_experiments.ipynb #7d4c3753
 RECORD_FIELDS = dict(schema=int, run_id=str, model=str, train_size=int, seed=int, preset=str, overrides=dict,
                      train_config=dict, model_config=dict, data=dict, parameters=dict, history=list, test=dict,
                      wall_seconds=float, evaluation_seconds=float, train_seconds=float, device=str, deterministic=bool,
@@ -284,7 +284,7 @@ def record_differences(a: dict,   # a run record (or a part of one)
         return [] if abs(a - b) <= rtol * max(abs(a), abs(b)) else [path]
     return [] if a == b else [path]
 
-# %% ../nbs/11_experiments.ipynb #09ac33cf
+# %% ../nbs/11_experiments.ipynb #3cd6322e
 class TimeBudgetExceeded(RuntimeError):
     "Raised inside a run when the sweep's deadline has passed; the run's checkpoint stays for a later resume."
 
@@ -317,7 +317,7 @@ def library_versions() -> dict:
     return dict(scale_eq_nb=scale_eq_nb.__version__, torch=torch.__version__, numpy=np.__version__,
                 python=platform.python_version())
 
-# %% ../nbs/11_experiments.ipynb #54fc7ac1
+# %% ../nbs/11_experiments.ipynb #c8b927af
 class _RunPrefix(logging.Filter):
     def __init__(self, run_id): super().__init__(); self.run_id = run_id
     def filter(self, record):
@@ -391,7 +391,7 @@ def run_one(spec: RunSpec,        # the run
     return dict(status='finished', run_id=spec.run_id, path=str(path), accuracy=test['accuracy'],
                 scale_consistency=test['scale_consistency'], seconds=record['wall_seconds'], resumed=done > 0)
 
-# %% ../nbs/11_experiments.ipynb #7cab9e31
+# %% ../nbs/11_experiments.ipynb #7b2f0943
 def reproduce(record_path,        # a stored run record (`<run>.json`)
               out,                # folder for the repeated run (not the record's own)
               device=None,        # torch device (default: CUDA when available)
@@ -410,7 +410,7 @@ def reproduce(record_path,        # a stored run record (`<run>.json`)
         raise RuntimeError(f"The repeated run did not finish: {status}")
     return record_differences(stored, json.loads((Path(out) / f'{spec.run_id}.json').read_text()), rtol)
 
-# %% ../nbs/11_experiments.ipynb #f27c70a3
+# %% ../nbs/11_experiments.ipynb #6655146e
 _DATA_CACHE = {}
 
 def cached_sweep_data(spec: dict) -> SweepData:
@@ -445,7 +445,7 @@ def init_worker(threads: Optional[int],  # torch CPU threads of the process (Non
         torch.set_num_threads(threads)
     logging.basicConfig(level=level, format='%(message)s', stream=sys.stderr)
 
-# %% ../nbs/11_experiments.ipynb #2763d17c
+# %% ../nbs/11_experiments.ipynb #53bf8663
 def run_sweep(plan: Sequence[RunSpec],  # the runs (see `plan_runs`)
               preset,                    # a Preset or its name
               root,                      # sweep folder
@@ -498,7 +498,7 @@ def run_sweep(plan: Sequence[RunSpec],  # the runs (see `plan_runs`)
                     report(dict(status='failed', run_id=futures[future].run_id, error=f'{type(err).__name__}: {err}'))
     return statuses
 
-# %% ../nbs/11_experiments.ipynb #67e93856
+# %% ../nbs/11_experiments.ipynb #e62073d2
 PAPER_DATA_EFFICIENCY = {                 # the paper's Table "data efficiency": test accuracy, MNIST-scale
     'cnn': {5000: 0.9432, 2500: 0.9389, 1000: 0.8577},
     'fourier-cnn': {5000: 0.9567, 2500: 0.9419, 1000: 0.8910},
@@ -522,7 +522,7 @@ def mean_std(values: Sequence[float]) -> tuple:
     v = np.asarray(values, dtype=np.float64)
     return float(v.mean()), (float(v.std(ddof=1)) if len(v) > 1 else None), len(v)
 
-# %% ../nbs/11_experiments.ipynb #3d4a4cf2
+# %% ../nbs/11_experiments.ipynb #ee8f24b3
 def summarize(records: Sequence[dict]) -> list:
     "One row per (model, training-set size): mean, std and count of accuracy and scale consistency, worst equivariance error."
     groups = {}
@@ -557,7 +557,7 @@ def paired_comparison(records: Sequence[dict],  # run records
                              mean_difference=mean, std_difference=std, wins=sum(d > 0 for d in diffs), count=count))
     return rows
 
-# %% ../nbs/11_experiments.ipynb #f90c320a
+# %% ../nbs/11_experiments.ipynb #e05fc160
 def percent(mean: float, std: Optional[float] = None, count: Optional[int] = None) -> str:
     "'98.35 ± 0.12 (3)' in percent; no ± for a single value."
     text = f'{100 * mean:.2f}' + (f' ± {100 * std:.2f}' if std is not None else '')
@@ -585,7 +585,7 @@ def paired_markdown(rows: Sequence[dict]) -> str:
                      f"{r['wins']} of {r['count']} |")
     return '\n'.join(lines)
 
-# %% ../nbs/11_experiments.ipynb #3975493d
+# %% ../nbs/11_experiments.ipynb #5481ea18
 def plot_accuracy_vs_train_size(records: Sequence[dict],  # run records
                                 ax=None,                  # matplotlib axes (default: a new figure)
                                 paper: Optional[dict] = PAPER_DATA_EFFICIENCY,  # reference values drawn dashed (None: none)
@@ -652,7 +652,7 @@ def write_summary(root) -> dict:
     plot_accuracy_per_input_size(records).savefig(root / 'accuracy_per_input_size.png', dpi=110, bbox_inches='tight')
     return summary
 
-# %% ../nbs/11_experiments.ipynb #8e630129
+# %% ../nbs/11_experiments.ipynb #2491f3f4
 def per_size_wins(records: Sequence[dict],  # run records
                   reference: str = 'fourier',  # the model the others are compared with
                  ) -> list:
@@ -699,7 +699,7 @@ def targets_markdown(rows: Sequence[dict]) -> str:
               for r in rows]
     return '\n'.join(lines)
 
-# %% ../nbs/11_experiments.ipynb #e45816c7
+# %% ../nbs/11_experiments.ipynb #dee1837c
 def _int_list(text: str) -> list:
     try:
         return [int(v) for v in text.split(',')]
@@ -746,7 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument('--version', action='version', version=f'scale_eq_nb {scale_eq_nb.__version__}')
     return p
 
-# %% ../nbs/11_experiments.ipynb #05eef732
+# %% ../nbs/11_experiments.ipynb #d6fd92af
 def run_state(root, spec: RunSpec) -> str:
     "'finished', 'interrupted at epoch e' or 'new'."
     root = Path(root)
@@ -804,6 +804,6 @@ def main(argv: Optional[Sequence[str]] = None,  # command-line arguments (defaul
         print(f"scale-eq-nb sweep: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
 
-# %% ../nbs/11_experiments.ipynb #bce7760d
+# %% ../nbs/11_experiments.ipynb #89b943c4
 if __name__ == '__main__' and '__file__' in globals():
     sys.exit(main())
