@@ -137,9 +137,9 @@ class scaleEqNonlin(EquivariantModule, nn.Module):
                  non_lin: Callable,                     # pointwise σ on real maps, e.g. torch.sigmoid
                  base_res: int,                         # smallest resolution b: rings 0..e(b) come from the b grid
                  normalization: Optional[str] = None,   # None, 'instance' or 'batch': a norm per visited resolution
-                 channels: Optional[int] = None,        # input channels (needed by a normalization)
                  max_res: int = 28,                     # largest input size (sizes the per-resolution norms)
                  increment: int = 1,                    # step between visited resolutions (1: exact at every size)
+                 channels: Optional[int] = None,        # input channels (needed by a normalization)
                  device=None,                           # device of the norm parameters
                  dtype=None,                            # dtype of the norm parameters (float32/64 or complex64/128)
                  benchmark: bool = True):               # time the engine's strategies once per input size

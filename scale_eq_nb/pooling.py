@@ -76,10 +76,10 @@ class scaleEqNonlinMaxp(scaleEqNonlin):
                  non_lin: Callable,                     # pointwise σ on real maps, e.g. torch.sigmoid
                  base_res: int,                         # smallest resolution b
                  normalization: Optional[str] = None,   # None, 'instance' or 'batch': a norm per visited resolution
-                 channels: Optional[int] = None,        # input channels (needed by a normalization)
-                 pool_window: int = 2,                  # max-pooling window and stride p
                  max_res: int = 28,                     # largest input size (sizes the per-resolution norms)
                  increment: int = 1,                    # step between visited resolutions (1: exact at every size)
+                 channels: Optional[int] = None,        # input channels (needed by a normalization)
+                 pool_window: int = 2,                  # max-pooling window and stride p
                  device=None,                           # device of the norm parameters
                  dtype=None,                            # dtype of the norm parameters
                  benchmark: bool = True):               # time the engine's strategies once per input size
