@@ -254,8 +254,12 @@ def evaluate(checkpoint, data_dir=None, device=None, data: Optional[DataSplits] 
 
 # %% ../nbs/07_train_mnist.ipynb #247c95c5
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    "The `scale-eq-nb` command (`scale_eq_nb.cli.main`), so that `python -m scale_eq_nb.train ...` and `torchrun -m scale_eq_nb.train ...` start it; under torchrun only rank 0 prints."
+    "The `scale-eq-nb` command (`scale_eq_nb.cli.main`), so that `python -m scale_eq_nb.train ...` and `torchrun -m scale_eq_nb.train ...` start it (without a subcommand it trains); under torchrun only rank 0 prints."
     from scale_eq_nb.cli import main as cli_main   # the CLI imports this module, so it is imported when called
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((a for a in argv if a != '--traceback'), None)
+    if first not in ('train', 'evaluate', 'sweep', '-h', '--help', '--version'):
+        argv = ['train'] + argv                      # `python -m scale_eq_nb.train --dataset ...` trains
     env = torchrun_environment()
     if env is None or env['rank'] == 0:
         return cli_main(argv)
