@@ -76,20 +76,20 @@ PY
 run() {  # run NPROC NAME ARGS...
   local n=$1 name=$2; shift 2
   OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} timeout 300 python -m torch.distributed.run --standalone --nproc_per_node="$n" \
-    "$driver" --record "$records/$name.json" "$@" 2> "$records/$name.err" || { grep -v '^W[0-9]' "$records/$name.err" | grep -m1 -B2 -A12 'Traceback' ; exit 1; }
+    "$driver" --record "$records/$name.json" "$@" 2> "$records/$name.err" || { grep -v '^W[0-9]' "$records/$name.err" | grep -m1 -B2 -A12 'Traceback' ; return 1; }
 }
 if [ "$mode" = cuda ]; then
   python -c "import torch; assert torch.cuda.is_available(), 'no GPU visible'; print(torch.__version__, torch.cuda.get_device_name(0))"
   run 1 cuda-fp32 --device cuda
   run 1 cuda-amp --device cuda --amp
   run 1 cuda-compile --device cuda --compile
-  run 1 cuda-nofind --device cuda --find-unused 0
+  run 1 cuda-nofind --device cuda --find-unused 0 || echo "without find_unused_parameters DDP stops: some parameters take no part at some input sizes"
   python - "$records" <<'PY'
 import json, pathlib, sys
 r = {p.stem: json.loads(p.read_text()) for p in pathlib.Path(sys.argv[1]).glob('*.json')}
 ok = (r['cuda-fp32']['relative_difference_eval'] < 1e-6 and r['cuda-amp']['relative_difference_eval'] < 1e-6
       and r['cuda-amp']['relative_difference_train'] < 5e-2 and r['cuda-compile']['relative_difference_eval'] < 1e-5)
-for k in ("cuda-amp", "cuda-compile", "cuda-nofind"):
+for k in [k for k in ("cuda-amp", "cuda-compile", "cuda-nofind") if k in r]:
     print(f"{k}: step time {r[k]['median_step_s'] / r['cuda-fp32']['median_step_s']:.2f} x float32 eager")
 print('agreement within tolerance (float32 and amp eval 1e-6, amp train 5e-2, compile eval 1e-5):', ok)
 sys.exit(0 if ok else 1)
@@ -97,7 +97,7 @@ PY
 else
   run 1 cpu-1 --device cpu
   run 2 cpu-2 --device cpu
-  run 2 cpu-2-nofind --device cpu --find-unused 0
+  run 2 cpu-2-nofind --device cpu --find-unused 0 || echo "without find_unused_parameters DDP stops: some parameters take no part at some input sizes"
 fi
 if [ -n "$out" ]; then
   python - "$records" "$out" <<'PY'
