@@ -1,7 +1,6 @@
 """Regenerate README.md from nbs/index.ipynb without Quarto.
 
-First the chapter pictures of the index's chapter map are refreshed: the `FIGURE`-th stored figure of each chapter
-notebook is written to `nbs/images/chapter_NN.png`. Then the index is rendered: markdown cells are copied (links to
+The index is rendered: markdown cells are copied (links to
 `images/` and to `*.ipynb` are made relative to the repository root), code cells become fenced Python blocks with their
 nbdev directives removed (`#| hide` cells are dropped), text outputs become fenced blocks and image outputs are written
 to `images/`. Run from the repository root: `python tools/build_readme.py`.
@@ -14,21 +13,6 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS = ROOT / 'nbs'
-FIGURE = {'03': 2, '05': 2, '06': 2, '07': 2, '10': 4}  # which stored figure pictures a chapter (1-based; default 1)
-
-
-def chapter_figures() -> None:
-    "Write one picture per chapter notebook `NN_*.ipynb` to `nbs/images/chapter_NN.png`."
-    for nb_path in sorted(NBS.glob('[0-9][0-9]_*.ipynb')):
-        num = nb_path.name[:2]
-        pngs = [o['data']['image/png'] for c in nbformat.read(nb_path, as_version=4).cells if c.cell_type == 'code'
-                for o in c.get('outputs', []) if 'image/png' in o.get('data', {})]
-        if pngs:
-            (NBS / 'images').mkdir(exist_ok=True)
-            png = pngs[min(FIGURE.get(num, 1), len(pngs)) - 1]
-            (NBS / 'images' / f'chapter_{num}.png').write_bytes(base64.b64decode(png))
-
-
 def code_source(src: str):
     "The code a reader sees: None for `#| hide` cells, '' for `#| echo: false` cells, else the code without directives."
     directives = [l[2:].strip() for l in src.splitlines() if l.startswith('#|')]
@@ -71,6 +55,5 @@ def render(nb_path: Path, images: Path) -> str:
 
 
 if __name__ == '__main__':
-    chapter_figures()
     readme = render(ROOT / 'nbs' / 'index.ipynb', ROOT / 'images')
     (ROOT / 'README.md').write_text(readme, encoding='utf-8')
