@@ -20,7 +20,8 @@ name, cmd, log, seconds, status, commit = sys.argv[1:]
 path = pathlib.Path('nbs/results/readme_commands.json')
 data = json.loads(path.read_text()) if path.exists() else {}
 lines = [l for l in pathlib.Path(log).read_text(errors='replace').splitlines() if l.strip()]
-keep = [l for l in lines if not l.startswith(('  Downloading', '  Using cached', 'Requirement already', 'WARNING: Location'))]
+installed = max((i for i, l in enumerate(lines) if l.startswith('Successfully installed')), default=-1)
+keep = lines[installed + 1:]                     # what the command prints after pip has finished
 data[name] = dict(command=cmd, wall_seconds=int(seconds), exit_status=int(status), commit=commit,
                   cpu_cores=os.cpu_count(), processor=platform.processor() or platform.machine(), output_tail=keep[-12:])
 path.write_text(json.dumps(data, indent=1) + '\n')
