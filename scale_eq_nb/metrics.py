@@ -71,16 +71,21 @@ def layer_equivariance(model: ScaleClassifier,  # the classifier whose blocks ar
                        x: torch.Tensor,          # test images of the top size
                        sizes: Sequence[int],     # the sizes to downscale to (see `equivariance_sizes`)
                       ) -> dict:
-    "Relative equivariance error of every block of `model` on images `x`, on a float64 copy of the model."
-    m64 = build_model(model.config, device=model.device, dtype=torch.float64)
-    m64.load_state_dict(model.state_dict())
-    m64.eval()
-    x = x.to(model.device, torch.float64)
-    layers = []
-    for l in range(len(m64.feature_sizes(x.shape[-1]))):
-        r = equivariance_error(lambda t, l=l: m64.feature_maps(t)[l], x, sizes,
-                               out_size=lambda m, l=l: m64.feature_sizes(m)[l])
-        layers.append(dict(mean=r.mean, max=r.max, per_size=r.per_size))
+    "Relative equivariance error of every block of `model` on images `x`, on a float64 copy of the model (its layer strategies chosen by operation count, so the figures repeat exactly)."
+    previous = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        m64 = build_model(model.config, device=model.device, dtype=torch.float64)
+        m64.load_state_dict(model.state_dict())
+        m64.eval()
+        x = x.to(model.device, torch.float64)
+        layers = []
+        for l in range(len(m64.feature_sizes(x.shape[-1]))):
+            r = equivariance_error(lambda t, l=l: m64.feature_maps(t)[l], x, sizes,
+                                   out_size=lambda m, l=l: m64.feature_sizes(m)[l])
+            layers.append(dict(mean=r.mean, max=r.max, per_size=r.per_size))
+    finally:
+        torch.use_deterministic_algorithms(previous)
     return dict(per_layer=layers, end_to_end=layers[-1]['mean'], end_to_end_max=layers[-1]['max'], sizes=list(sizes))
 
 # %% ../nbs/14_metrics.ipynb #dc568ee7

@@ -16,7 +16,7 @@ import torch.nn as nn
 from .downscale import band_edge, ring_index, downscale_spectrum, upscale_spectrum
 from .equivariance import EquivariantModule
 from .ring_engine import RingEngine, RingStep
-from .validation import one_of, positive_int
+from .validation import SettingsCheckedOnLoad, one_of, positive_int
 
 # %% ../nbs/03_nonlinearity.ipynb #118b42c0
 def pooled_size(r: int,            # a grid size
@@ -128,7 +128,7 @@ def check_pointwise(non_lin: Callable,  # the candidate σ
 TORCHSCRIPT_MESSAGE = ("The scale-equivariant layers do not support TorchScript (torch.jit.script / torch.jit.trace): "
                        "their plans depend on the input size. Use torch.compile(model) instead.")
 
-class scaleEqNonlin(EquivariantModule, nn.Module):
+class scaleEqNonlin(SettingsCheckedOnLoad, EquivariantModule, nn.Module):
     "Scale-equivariant pointwise non-linearity on full spectra `(B, C, N, N)` (`norm='forward'`): output ring $m$ is $\\mathcal F_r(\\sigma(\\text{norm}_r(\\mathcal D_rx)))$ at its source resolution $r$."
     pool_window = 1
     equivariance_domain = 'spectral'
@@ -179,6 +179,14 @@ class scaleEqNonlin(EquivariantModule, nn.Module):
     def ring_sources(self, n: int) -> tuple:
         "Source resolution of every output ring for input size `n`."
         return ring_sources(n, self.base_res, self.increment, self.pool_window)
+
+    def function_settings(self) -> dict:
+        "The constructor settings that define the function (stored with the state, checked on load); σ by its name."
+        sigma = self.non_lin
+        name = getattr(sigma, '__qualname__', None) or type(sigma).__qualname__
+        module = getattr(sigma, '__module__', None) or type(sigma).__module__
+        return dict(non_lin=f'{module}.{name}', base_res=self.base_res, increment=self.increment,
+                    normalization=self.normalization)
 
     def exact_sizes(self, n: int) -> list:
         "Input sizes $M\\in[\\text{base\\_res},n]$ at which the layer is exactly equivariant w.r.t. input size `n`."

@@ -174,6 +174,8 @@ class ScaleEqNonlin1d(nn.Module):
         "Apply the non-linearity to the spectrum `X` (B, C, N); returns the Hermitian (B, C, N) spectrum of the result."
         _check_spectrum1d(X, self.channels, 'ScaleEqNonlin1d')
         n = X.shape[-1]
+        if X.shape[0] == 0:                                   # an empty batch: nothing to transform
+            return X.clone()
         x = torch.fft.ifft(X, norm='forward').real
         bins = []
         for r, first, last in self.bin_sources(n):

@@ -88,6 +88,10 @@ class scaleEqNonlinMaxp(scaleEqNonlin):
                          increment=increment, device=device, dtype=dtype, benchmark=benchmark)
         self.lowpass_bases = {}
 
+    def function_settings(self) -> dict:
+        "The non-linearity's settings and the pooling window (stored with the state, checked on load)."
+        return {**super().function_settings(), 'pool_window': self.pool_window}
+
     def post_sigma(self, y: torch.Tensor, step: RingStep) -> torch.Tensor:
         "$\\mathrm{pool}_p\\circ\\mathrm{LP}_{e(c)}$ of the post-σ maps `(B, C, r, r)` of a step: the maps `(B, C, c, c)`, $c=\\lceil r/p\\rceil$, whose ring the step delivers."
         p = self.pool_window

@@ -55,6 +55,16 @@ class _SpectralLayer(SettingsCheckedOnLoad, EquivariantModule, nn.Module):
         raise RuntimeError(f"{type(self).__name__}: TorchScript (torch.jit.script) is not supported; run the layer "
                            "eagerly, or compile the model with torch.compile(model).")
 
+    def half(self):
+        "Refused: the spectral weights are complex, and PyTorch's complex32 lacks the products these layers need."
+        raise TypeError(f"{type(self).__name__}.half(): half precision is not supported; the layers run in complex64 or "
+                        "complex128. For mixed precision use torch.autocast, which keeps the spectral layers in float32.")
+
+    def bfloat16(self):
+        "Refused, as `half`."
+        raise TypeError(f"{type(self).__name__}.bfloat16(): half precision is not supported; the layers run in complex64 "
+                        "or complex128. For mixed precision use torch.autocast, which keeps the spectral layers in float32.")
+
     def _refuse_tracing(self) -> None:
         "Raise a one-line error under `torch.jit.trace`."
         if torch.jit.is_tracing():
