@@ -9,7 +9,7 @@ cfg = ConfigParser(delimiters=['='])
 cfg.read(here / 'settings.ini', encoding='utf-8')
 cfg = cfg['DEFAULT']
 
-licenses = {'mit': ('MIT License', 'OSI Approved :: MIT License')}
+licenses = {'mit': 'MIT'}  # SPDX license expressions
 statuses = ['1 - Planning', '2 - Pre-Alpha', '3 - Alpha', '4 - Beta', '5 - Production/Stable']
 requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
@@ -24,11 +24,10 @@ setuptools.setup(
     author=cfg['author'],
     author_email=cfg['author_email'],
     url=cfg['git_url'],
-    license=licenses[cfg['license']][0],
+    license=licenses[cfg['license']],
     classifiers=[
         'Development Status :: ' + statuses[int(cfg['status']) - 1],
         'Intended Audience :: ' + cfg['audience'].title(),
-        'License :: ' + licenses[cfg['license']][1],
         'Natural Language :: ' + cfg['language'].title(),
         'Programming Language :: Python :: 3',
         'Programming Language :: Python :: 3 :: Only',
