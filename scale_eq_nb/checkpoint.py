@@ -4,9 +4,9 @@
 
 # %% auto #0
 __all__ = ['logger', 'CHECKPOINT_NAME', 'CHECKPOINT_FORMAT', 'CONFIG_NAME', 'METRICS_NAME', 'BEST_NAME', 'HISTORY_NAME',
-           'LOCK_NAME', 'RUN_FILES', 'atomic_write', 'write_json', 'rng_state', 'set_rng_state', 'state_digest',
-           'save_checkpoint', 'CheckpointError', 'load_checkpoint', 'RunFolderError', 'check_run_folder',
-           'check_output_dir', 'RunFolder', 'write_history_csv', 'write_report']
+           'LOCK_NAME', 'RUN_FILES', 'atomic_write', 'json_ready', 'write_json', 'rng_state', 'set_rng_state',
+           'state_digest', 'save_checkpoint', 'CheckpointError', 'load_checkpoint', 'RunFolderError',
+           'check_run_folder', 'check_output_dir', 'RunFolder', 'write_history_csv', 'write_report']
 
 # %% ../nbs/15_checkpoint.ipynb #44abe416
 import contextlib
@@ -18,7 +18,6 @@ import logging
 import os
 import random
 import re
-import shutil
 import socket
 import tempfile
 import uuid
@@ -64,19 +63,20 @@ def atomic_write(path,                          # the file to create or replace
         raise
     return path
 
-def _json_ready(d):
-    "JSON-friendly copy: int keys become strings (json does that anyway), floats stay floats."
+def json_ready(d):  # plain data: dicts, lists, tuples, numbers, strings
+    "JSON-friendly copy: keys become strings (json does that anyway), tuples become lists."
     if isinstance(d, dict):
-        return {str(k): _json_ready(v) for k, v in d.items()}
+        return {str(k): json_ready(v) for k, v in d.items()}
     if isinstance(d, (list, tuple)):
-        return [_json_ready(v) for v in d]
+        return [json_ready(v) for v in d]
     return d
 
 def write_json(path,       # the file to create or replace
                data,       # plain data (dicts, lists, numbers, strings)
               ) -> Path:   # `path`
-    "Write `data` as indented JSON to `path` atomically."
-    text = json.dumps(_json_ready(data), indent=1)
+    "Write `data` as indented JSON to `path` atomically, creating its folder if needed."
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(json_ready(data), indent=1)
     return atomic_write(path, lambda f: f.write(text.encode()))
 
 # %% ../nbs/15_checkpoint.ipynb #6b1c957c

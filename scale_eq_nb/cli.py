@@ -19,7 +19,7 @@ from typing import Optional, Sequence
 import torch
 
 import scale_eq_nb
-from .checkpoint import CHECKPOINT_NAME, CheckpointError, RunFolder, RunFolderError, load_checkpoint
+from .checkpoint import CHECKPOINT_NAME, RunFolder, RunFolderError, load_checkpoint
 from .config import DATASET_DEFAULTS, MODEL_NAMES, REDUCTIONS, TrainConfig, field_help, load_config
 from .data import DATA_ENV_VAR, DATASET_NAMES, DataNotFoundError, resolve_data_dir
 from .metrics import format_summary

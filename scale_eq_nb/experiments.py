@@ -6,11 +6,11 @@
 __all__ = ['logger', 'PRESETS', 'RECORD_FIELDS', 'TEST_FIELDS', 'RECORD_SCHEMA_VERSION', 'TIMING_KEYS', 'PAPER_DATA_EFFICIENCY',
            'MODEL_LABELS', 'Preset', 'SweepData', 'mnist_test_present', 'sweep_images', 'sweep_data', 'training_split',
            'predictions_at_sizes', 'evaluate_at_all_sizes', 'RunSpec', 'plan_runs', 'run_config', 'validate_record',
-           'comparable', 'record_differences', 'TimeBudgetExceeded', 'json_ready', 'write_json', 'device_name',
-           'library_versions', 'run_one', 'reproduce', 'cached_sweep_data', 'execute_run', 'init_worker', 'run_sweep',
-           'load_records', 'mean_std', 'summarize', 'paired_comparison', 'percent', 'summary_markdown',
-           'paired_markdown', 'plot_accuracy_vs_train_size', 'plot_accuracy_per_input_size', 'write_summary',
-           'per_size_wins', 'targets', 'targets_markdown', 'build_parser', 'run_state', 'main']
+           'comparable', 'record_differences', 'TimeBudgetExceeded', 'device_name', 'library_versions', 'run_one',
+           'reproduce', 'cached_sweep_data', 'execute_run', 'init_worker', 'run_sweep', 'load_records', 'mean_std',
+           'summarize', 'paired_comparison', 'percent', 'summary_markdown', 'paired_markdown',
+           'plot_accuracy_vs_train_size', 'plot_accuracy_per_input_size', 'write_summary', 'per_size_wins', 'targets',
+           'targets_markdown', 'build_parser', 'run_state', 'main']
 
 # %% ../nbs/11_experiments.ipynb #ef77d3c5
 import argparse
@@ -34,7 +34,7 @@ from .data import (MNIST_SCALE_MEAN, MNIST_SCALE_STD, CircularShift, DataNotFoun
                               ScaleDataset, assign_sizes, build_scale_dataset, find_mnist, load_mnist_splits,
                               render_shapes, resolve_data_dir, stratified_split)
 from .downscale import ideal_downscale
-from .checkpoint import CHECKPOINT_NAME, load_checkpoint
+from .checkpoint import CHECKPOINT_NAME, json_ready, load_checkpoint, write_json
 from .config import MODEL_NAMES, TrainConfig
 from .metrics import equivariance_sizes, layer_equivariance, predict
 from .models import build_model, count_parameters
@@ -287,23 +287,6 @@ def record_differences(a: dict,   # a run record (or a part of one)
 # %% ../nbs/11_experiments.ipynb #3cd6322e
 class TimeBudgetExceeded(RuntimeError):
     "Raised inside a run when the sweep's deadline has passed; the run's checkpoint stays for a later resume."
-
-def json_ready(value):
-    "Plain JSON data: dict keys as strings, tuples as lists."
-    if isinstance(value, dict):
-        return {str(k): json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_ready(v) for v in value]
-    return value
-
-def write_json(path, data) -> Path:
-    "Write `data` to `path` atomically (a temporary file, then a rename)."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + '.tmp')
-    tmp.write_text(json.dumps(json_ready(data), indent=1))
-    os.replace(tmp, path)
-    return path
 
 def device_name(device) -> str:
     "The device in words: 'cpu (N threads)' or 'cuda (GPU name)'."

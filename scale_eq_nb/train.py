@@ -8,7 +8,6 @@ __all__ = ['logger', 'load_data', 'model_config_for', 'reference_model', 'make_o
 
 # %% ../nbs/07_train_mnist.ipynb #2bf83023
 import contextlib
-import copy
 import dataclasses
 import random
 import sys
@@ -24,6 +23,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+# Besides what the loop uses, these imports re-export the names `scale_eq_nb.train` offered before its parts had
+# modules of their own (save_checkpoint, write_report, DATASET_DEFAULTS, MODEL_NAMES, format_summary, the plots,
+# predict), so code that imports them from here keeps working.
 from .checkpoint import (CHECKPOINT_NAME, RunFolder, check_output_dir, load_checkpoint, rng_state,
                                     save_checkpoint, set_rng_state, write_report)
 from .config import DATASET_DEFAULTS, MODEL_NAMES, TrainConfig, task_of
