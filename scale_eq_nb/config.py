@@ -49,6 +49,7 @@ class TrainConfig:
     batch_size: Optional[int] = None      # images per batch (each batch holds one input size)
     lr: Optional[float] = None            # AdamW learning rate
     weight_decay: Optional[float] = None  # AdamW weight decay (localized spectral filters are regularised instead)
+    norm_decay_by_resolution: bool = False  # the paper's rule: the norm of resolution r decays by (r/N)^2 * weight_decay (N: the largest size)
     reg_weight: Optional[float] = None    # weight of the spectral filters' regulariser (default 1e-3 * weight_decay)
     step_size: Optional[int] = None       # epochs between learning-rate drops (StepLR)
     gamma: float = 0.1                    # factor of each learning-rate drop

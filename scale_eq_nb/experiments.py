@@ -6,11 +6,12 @@
 __all__ = ['logger', 'PRESETS', 'RECORD_FIELDS', 'TEST_FIELDS', 'RECORD_SCHEMA_VERSION', 'TIMING_KEYS', 'PAPER_DATA_EFFICIENCY',
            'MODEL_LABELS', 'Preset', 'SweepData', 'mnist_test_present', 'sweep_images', 'sweep_data', 'training_split',
            'predictions_at_sizes', 'evaluate_at_all_sizes', 'RunSpec', 'plan_runs', 'run_config', 'validate_record',
-           'comparable', 'record_differences', 'TimeBudgetExceeded', 'device_name', 'library_versions', 'run_one',
-           'reproduce', 'cached_sweep_data', 'execute_run', 'init_worker', 'run_sweep', 'load_records', 'mean_std',
-           'summarize', 'paired_comparison', 'percent', 'summary_markdown', 'paired_markdown',
-           'plot_accuracy_vs_train_size', 'plot_accuracy_per_input_size', 'write_summary', 'per_size_wins', 'targets',
-           'targets_markdown', 'build_parser', 'run_state', 'main']
+           'full_config', 'comparable', 'record_differences', 'TimeBudgetExceeded', 'device_name', 'library_versions',
+           'run_one', 'record_overrides', 'reproduce', 'cached_sweep_data', 'execute_run', 'init_worker', 'run_sweep',
+           'load_records', 'mean_std', 'summarize', 'paired_comparison', 'percent', 'summary_markdown',
+           'paired_markdown', 'plot_accuracy_vs_train_size', 'plot_accuracy_per_input_size', 'write_summary',
+           'per_size_wins', 'targets', 'targets_markdown', 'ablation_rows', 'ablation_markdown', 'build_parser',
+           'run_state', 'main', 'sweep_commands']
 
 # %% ../nbs/11_experiments.ipynb #ef77d3c5
 import argparse
@@ -62,8 +63,9 @@ class Preset:
                     val_size=self.val_size, test_size=self.test_size, sizes=list(self.sizes), data_seed=data_seed)
 
 PRESETS = {p.name: p for p in (
-    Preset('paper', dict(epochs=60, batch_size=128, lr=1e-2, weight_decay=3e-2, step_size=20, gamma=0.1, paper=True,
-                         augment=True, reduction='sum', consistency_weight=1e-3, equivariance_samples=16),
+    Preset('paper', dict(epochs=60, batch_size=128, lr=1e-2, weight_decay=3e-2, norm_decay_by_resolution=True,
+                         step_size=20, gamma=0.1, paper=True, augment=True, reduction='sum', consistency_weight=1e-3,
+                         equivariance_samples=16),
            description="the paper's MNIST recipe: widths 32,64,100,100, 60 epochs, StepLR(20), dropout 0.75 (GPU)"),
     Preset('cpu', dict(epochs=20, batch_size=128, lr=1e-2, weight_decay=3e-2, step_size=8, gamma=0.1, paper=False,
                        augment=True, reduction='mean', consistency_weight=0.02, equivariance_samples=8),
@@ -258,10 +260,15 @@ def validate_record(record: dict) -> dict:
         raise ValueError(f"Record schema {record['schema']} is not {RECORD_SCHEMA_VERSION}; rerun the sweep.")
     return record
 
+def full_config(stored: dict) -> dict:
+    "A stored `train_config` with every `TrainConfig` field: a field the record predates takes its default."
+    return json_ready(TrainConfig.from_dict(stored).to_dict())
+
 def comparable(record: dict) -> dict:
-    "A copy of `record` without wall times, device and versions: what must agree when a run is repeated."
+    "A copy of `record` without wall times, device and versions (its `train_config` with every field): what must agree when a run is repeated."
     if isinstance(record, dict):
-        return {k: comparable(v) for k, v in record.items() if k not in TIMING_KEYS}
+        return {k: full_config(v) if k == 'train_config' and isinstance(v, dict) else comparable(v)
+                for k, v in record.items() if k not in TIMING_KEYS}
     if isinstance(record, list):
         return [comparable(v) for v in record]
     return record
@@ -324,7 +331,7 @@ def run_one(spec: RunSpec,        # the run
     path, run_dir = root / f'{spec.run_id}.json', root / 'runs' / spec.run_id
     if path.exists():
         saved = json.loads(path.read_text())
-        if saved.get('train_config') != json_ready(cfg.to_dict()) or saved.get('data') != json_ready(data.info):
+        if full_config(saved.get('train_config', {})) != json_ready(cfg.to_dict()) or saved.get('data') != json_ready(data.info):
             raise ValueError(f"{path} holds a run with other settings; use another folder (--out) for this preset "
                              "or these overrides, or delete that record to redo it.")
         return dict(status='skipped', run_id=spec.run_id, path=str(path))
@@ -374,6 +381,18 @@ def run_one(spec: RunSpec,        # the run
     return dict(status='finished', run_id=spec.run_id, path=str(path), accuracy=test['accuracy'],
                 scale_consistency=test['scale_consistency'], seconds=record['wall_seconds'], resumed=done > 0)
 
+# %% ../nbs/11_experiments.ipynb #dec1c339
+def record_overrides(record: dict,  # a run record
+                    ) -> dict:      # TrainConfig fields that, over the record's preset, give the record's configuration
+    "The record's overrides plus every field in which its `train_config` differs from what its preset gives now (a field the record predates takes its default; `data_dir` aside)."
+    spec = RunSpec(record['model'], record['train_size'], record['seed'])
+    overrides = dict(record['overrides'])
+    stored = TrainConfig.from_dict(record['train_config'])
+    now = run_config(PRESETS[record['preset']], spec, record['data']['source'], overrides)
+    overrides.update({f.name: getattr(stored, f.name) for f in dataclasses.fields(TrainConfig)
+                      if f.name != 'data_dir' and getattr(stored, f.name) != getattr(now, f.name)})
+    return overrides
+
 # %% ../nbs/11_experiments.ipynb #7b2f0943
 def reproduce(record_path,        # a stored run record (`<run>.json`)
               out,                # folder for the repeated run (not the record's own)
@@ -387,7 +406,7 @@ def reproduce(record_path,        # a stored run record (`<run>.json`)
     spec = RunSpec(stored['model'], stored['train_size'], stored['seed'])
     data = sweep_data(**{k: stored['data'][k] for k in ('source', 'pool_size', 'val_size', 'test_size', 'sizes',
                                                        'data_seed')})
-    status = run_one(spec, PRESETS[stored['preset']], out, data, overrides=stored['overrides'], device=device,
+    status = run_one(spec, PRESETS[stored['preset']], out, data, overrides=record_overrides(stored), device=device,
                      deterministic=stored['deterministic'])
     if status['status'] not in ('finished', 'skipped'):
         raise RuntimeError(f"The repeated run did not finish: {status}")
@@ -682,6 +701,42 @@ def targets_markdown(rows: Sequence[dict]) -> str:
               for r in rows]
     return '\n'.join(lines)
 
+# %% ../nbs/11_experiments.ipynb #c6138f76
+def ablation_rows(reference: Sequence[dict],  # records of the recipe
+                  ablated: Sequence[dict],    # records of the same runs with some setting changed
+                 ) -> list:
+    "Paired rows (same model, training-set size and seed): the changed settings, accuracy and scale consistency of each."
+    by_run = {(r['model'], r['train_size'], r['seed']): r for r in reference}
+    rows, changed = [], None
+    for r in ablated:
+        key = (r['model'], r['train_size'], r['seed'])
+        if key not in by_run:
+            continue
+        a, b = full_config(by_run[key]['train_config']), full_config(r['train_config'])
+        diff = {k: (a[k], b[k]) for k in a if k not in ('data_dir', 'epochs', 'step_size') and a[k] != b[k]}
+        if changed is not None and diff != changed:
+            raise ValueError(f"{r['run_id']}: the ablated runs change {sorted(diff)}, the others {sorted(changed)}.")
+        if a['epochs'] != b['epochs'] or a['step_size'] != b['step_size']:
+            raise ValueError(f"{r['run_id']}: the two runs train for different schedules; an ablation keeps them.")
+        changed = diff
+        rows.append(dict(model=key[0], train_size=key[1], seed=key[2], changed=diff,
+                         accuracy=(by_run[key]['test']['accuracy'], r['test']['accuracy']),
+                         scale_consistency=(by_run[key]['test']['scale_consistency'], r['test']['scale_consistency'])))
+    return sorted(rows, key=lambda row: (-row['train_size'], row['seed']))
+
+def ablation_markdown(rows: Sequence[dict]) -> str:
+    "The paired rows of `ablation_rows` as a Markdown table, the changed settings in its header."
+    if not rows:
+        return 'No paired runs.'
+    (name, (old, new)), = rows[0]['changed'].items() if len(rows[0]['changed']) == 1 else [(', '.join(rows[0]['changed']), ('…', '…'))]
+    lines = [f"| model | training images | seed | accuracy %, {name}={old} | {name}={new} | difference, points | "
+             f"scale consistency %, {name}={old} | {name}={new} |", '|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        (a0, a1), (c0, c1) = r['accuracy'], r['scale_consistency']
+        lines.append(f"| {MODEL_LABELS.get(r['model'], r['model'])} | {r['train_size']:,} | {r['seed']} | {100 * a0:.2f} | "
+                     f"{100 * a1:.2f} | {100 * (a1 - a0):+.2f} | {100 * c0:.2f} | {100 * c1:.2f} |")
+    return '\n'.join(lines)
+
 # %% ../nbs/11_experiments.ipynb #dee1837c
 def _int_list(text: str) -> list:
     try:
@@ -786,6 +841,36 @@ def main(argv: Optional[Sequence[str]] = None,  # command-line arguments (defaul
     except (ValueError, FileNotFoundError) as err:
         print(f"scale-eq-nb sweep: error: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
+
+# %% ../nbs/11_experiments.ipynb #cb202c3f
+def sweep_commands(records: Sequence[dict],  # run records (see `load_records`)
+                   out: str = 'nbs/results/mnist_scale',  # the --out folder of the lines
+                  ) -> list:                 # command lines, one per group of runs that share their settings
+    "The `scale-eq-nb sweep` command lines that give `records` with this version of the library."
+    groups = {}
+    for r in records:
+        overrides = record_overrides(r)
+        key = (r['preset'], json.dumps(json_ready(overrides), sort_keys=True), r['deterministic'],
+               r['device'].split(' ')[0], r['data'].get('data_seed', 0))
+        groups.setdefault(key, []).append(r)
+    lines = []
+    for (preset, overrides, deterministic, device, data_seed), rs in groups.items():
+        overrides = json.loads(overrides)
+        models = [m for m in MODEL_NAMES if any(r['model'] == m for r in rs)]
+        sizes = sorted({r['train_size'] for r in rs}, reverse=True)
+        seeds = {n: sorted({r['seed'] for r in rs if r['train_size'] == n}) for n in sizes}
+        full = all(seeds[n] == list(range(len(seeds[n]))) for n in sizes) and \
+            len(rs) == len(models) * sum(len(s) for s in seeds.values())
+        grids = ([(models, sizes, [len(seeds[n]) for n in sizes])] if full else
+                 [([r['model']], [r['train_size']], [r['seed'] + 1]) for r in rs])   # seeds 0..k: a superset
+        flags = ([f"--epochs {overrides.pop('epochs')}"] if 'epochs' in overrides else []) + \
+                [f'--set {k}={json.dumps(v, separators=(",", ":"))}' for k, v in sorted(overrides.items())] + \
+                ([f'--data-seed {data_seed}'] if data_seed else []) + \
+                ([] if deterministic else ['--nondeterministic']) + [f'--device {device}', f'--out {out}']
+        for ms, ns, ks in grids:
+            lines.append(' '.join([f'scale-eq-nb sweep --preset {preset}', f"--models {','.join(ms)}",
+                                   f"--train-sizes {','.join(map(str, ns))}", f"--seeds {','.join(map(str, ks))}"] + flags))
+    return lines
 
 # %% ../nbs/11_experiments.ipynb #89b943c4
 if __name__ == '__main__' and '__file__' in globals():

@@ -1,48 +1,51 @@
 #!/usr/bin/env bash
-# The MNIST-scale data-efficiency sweep on one GPU, within a fixed wall time.
+# The MNIST-scale data-efficiency sweep, its consistency-loss ablation, the GPU layer benchmark and the NCCL check, on
+# one GPU within a fixed wall time.
 #
 #   OUT=/path/to/output bash tools/device_sweep.sh          (run from the repository root)
 #
-# Grid: Fourier network, CNN and Fourier CNN at 5,000, 2,500 and 1,000 training images; 3 seeds at 5,000 and 1 at the
-# others (15 runs), preset `paper`, all runs at once in parallel processes on the one GPU. Data: the MNIST test files
-# in data/mnist (SCALE_EQ_NB_DATA=$PWD/data).
+# Sweep: Fourier network, CNN and Fourier CNN at 5,000, 2,500 and 1,000 training images; 3 seeds at 5,000 and 1 at the
+# others (15 runs), preset `paper`. Ablation: the Fourier network without the consistency loss (consistency_weight=0),
+# with the same seeds (5 runs). Every run takes the same number of optimizer steps: EPOCHS epochs at 5,000 images and
+# 2 x EPOCHS at 2,500 and 1,000, whose size-grouped batches give half as many steps per epoch (21 against 42). The
+# StepLR step scales with the epochs. All runs start at once, in parallel processes on the one GPU; the grid can be run
+# in parts (MAIN_SIZES, ABLATION_SIZES), and `scale-eq-nb sweep --summary-only` summarises the records of all parts.
+# Data: the MNIST test files in data/mnist (SCALE_EQ_NB_DATA=$PWD/data).
 #
-# The number of epochs is fitted to the time: a probe runs the whole grid for one epoch (which also measures the start-up
-# and the final evaluation under the same contention), then the sweep runs with as many epochs as the rest of the time
-# allows (at most the preset's 60; the StepLR step scales along). A time budget stops whatever would run past the end.
+# Then, in the time left: `bench/bench_layers.py --device cuda` and `tools/device_ddp_check.sh cuda`.
 #
 # Environment (all optional but OUT):
-#   OUT            output folder; receives mnist_scale_records.tar.gz (the run records, summary and figures),
-#                  probe_records.tar.gz (the one-epoch probe's records: timings), summary.md and sweep.log
-#   TOTAL_SECONDS  wall time of the whole script (default 470)
-#   EPOCHS         skip the probe and train this many epochs
-#   MAX_EPOCHS     upper bound of the fitted epochs (default 60, the paper's)
-#   WORKERS        parallel processes (default 15, one per run)
-#   PRESET         runner preset (default paper)
-#   TRAIN_SIZES, SEEDS, DEVICE, DATA_DIR   the grid's sizes (5000,2500,1000), seeds (3,1,1), device (cuda) and data
-#                  folder ($PWD/data); changed only for a dry run, e.g. on a CPU:
-#                  DEVICE=cpu PRESET=test TRAIN_SIZES=120,60 SEEDS=2,1 WORKERS=2 TOTAL_SECONDS=200 DATA_DIR=... OUT=...
+#   OUT            output folder; receives main_records.tar.gz, ablation_records.tar.gz, cuda.json (benchmark),
+#                  ddp_cuda.json, logs.tar.gz (the sweeps' logs and summaries) and device.log
+#   TOTAL_SECONDS  wall time of the whole script (default 540)
+#   SWEEP_SECONDS  time budget of the sweep (default 400); a run still training then stops (resumable, no record)
+#   EPOCHS         epochs at LARGE images (default 15); twice as many below
+#   MAIN_SIZES     training-set sizes of the grid to run (default 5000,2500,1000); 3 seeds at LARGE (5000), 1 below
+#   ABLATION_SIZES training-set sizes of the ablation (default: MAIN_SIZES)
+#   PRESET, DEVICE, DATA_DIR   preset (paper), device (cuda) and data folder ($PWD/data); changed only for a dry run,
+#                  e.g. on a CPU: DEVICE=cpu PRESET=test LARGE=120 MAIN_SIZES=120,60 EPOCHS=1 DATA_DIR=... OUT=...
 set -u
 T0=$(date +%s)
 : "${OUT:?set OUT to the output folder}"
 mkdir -p "$OUT"
-TOTAL=${TOTAL_SECONDS:-470}
-MAX_EPOCHS=${MAX_EPOCHS:-60}
-WORKERS=${WORKERS:-15}
+TOTAL=${TOTAL_SECONDS:-540}
+SWEEP_SECONDS=${SWEEP_SECONDS:-400}
+EPOCHS=${EPOCHS:-15}
 PRESET=${PRESET:-paper}
 DEVICE=${DEVICE:-cuda}
+LARGE=${LARGE:-5000}
+MAIN_SIZES=${MAIN_SIZES:-5000,2500,1000}
+ABLATION_SIZES=${ABLATION_SIZES:-$MAIN_SIZES}
 export SCALE_EQ_NB_DATA="${DATA_DIR:-$PWD/data}"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 PYTHONUNBUFFERED=1
-# 15 processes share the GPU; a Fourier run peaks near 10 GB (batch 128 at size 28): let the allocator return memory
+# many processes share the GPU; a Fourier run peaks near 10 GB (batch 128 at size 28): let the allocator return memory
 export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
-WORK=${WORK_DIR:-$PWD/runs/device_sweep}   # checkpoints: a rerun on the same machine resumes stopped runs
-mkdir -p "$WORK"
-LOG="$OUT/sweep.log"
-exec > >(tee -a "$LOG") 2>&1
+WORK=${WORK_DIR:-$PWD/runs/device_sweep}
+rm -rf "$WORK"
+mkdir -p "$WORK/logs"
+exec > >(tee -a "$OUT/device.log") 2>&1
 elapsed() { echo $(( $(date +%s) - T0 )); }
-GRID=(--preset "$PRESET" --models fourier,cnn,fourier-cnn --train-sizes "${TRAIN_SIZES:-5000,2500,1000}"
-      --seeds "${SEEDS:-3,1,1}" --workers "$WORKERS" --device "$DEVICE" --nondeterministic)
 
 echo "== environment ($(elapsed) s)"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv
@@ -56,59 +59,46 @@ assert torch.cuda.is_available() or not os.environ['DEVICE'].startswith('cuda'),
 print('data', ex.sweep_data().info)
 EOF
 
-if [ -z "${EPOCHS:-}" ]; then
-  echo "== probe: the whole grid for one epoch ($(elapsed) s)"
-  rm -rf "$WORK/probe"
-  P0=$(date +%s)
-  timeout -k 10 $(( TOTAL / 2 )) python -m scale_eq_nb.experiments "${GRID[@]}" --out "$WORK/probe" --epochs 1 \
-      --time-budget $(( TOTAL / 2 - 60 ))
-  PROBE_WALL=$(( $(date +%s) - P0 ))
-  read -r EPOCHS TAIL_GUESS < <(python - "$WORK/probe" "$PROBE_WALL" "$(( TOTAL - $(elapsed) ))" "$MAX_EPOCHS" <<'EOF'
-import json, math, sys
-from pathlib import Path
-folder, probe_wall, left, max_epochs = Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-recs = [json.loads(p.read_text()) for p in folder.glob('*.json') if p.name != 'summary.json']
-if not recs:
-    print('probe: no run finished; falling back to 3 epochs', file=sys.stderr); print(3, 120); sys.exit()
-epoch = max(r['history'][0]['seconds'] for r in recs)
-tail = max(r['train_seconds'] - sum(h['seconds'] for h in r['history']) + r['evaluation_seconds'] for r in recs)
-busy = max(r['train_seconds'] + r['evaluation_seconds'] for r in recs)
-startup = max(probe_wall - busy, 0.0)
-usable = left - 25 - startup - 1.3 * tail
-fit = max(1, min(max_epochs, math.floor(usable / epoch)))
-print(f'probe: {len(recs)} runs; slowest epoch {epoch:.1f} s, evaluation {tail:.1f} s, start-up {startup:.1f} s; '
-      f'{left:.0f} s left -> {fit} epochs (planned sweep {startup + fit * epoch + tail:.0f} s)', file=sys.stderr)
-for r in sorted(recs, key=lambda r: r['run_id']):
-    print(f"  {r['run_id']:22s} epoch {r['history'][0]['seconds']:6.1f} s  evaluation "
-          f"{r['train_seconds'] - r['history'][0]['seconds'] + r['evaluation_seconds']:6.1f} s", file=sys.stderr)
-print(fit, math.ceil(1.3 * tail))
-EOF
-)
-  (cd "$WORK/probe" && tar czf "$OUT/probe_records.tar.gz" ./*.json 2>/dev/null)
-else
-  TAIL_GUESS=90
-fi
+sweep() {  # folder, training-set size, seeds, workers, then more flags
+  local folder=$1 n=$2 seeds=$3 workers=$4 epochs=$(( 2 * EPOCHS )); shift 4
+  [ "$n" = "$LARGE" ] && epochs=$EPOCHS
+  python -m scale_eq_nb.experiments --preset "$PRESET" --device "$DEVICE" --nondeterministic --threads 1 \
+      --workers "$workers" --epochs "$epochs" --out "$folder" --time-budget "$SWEEP_SECONDS" --train-sizes "$n" \
+      --seeds "$seeds" "$@" > "$WORK/logs/sweep-$(basename "$folder")-n$n-e$epochs.log" 2>&1
+}
+echo "== sweep: $EPOCHS epochs at $LARGE images, $(( 2 * EPOCHS )) below; sizes $MAIN_SIZES, ablation at $ABLATION_SIZES;" \
+     "budget $SWEEP_SECONDS s ($(elapsed) s)"
+PIDS=()
+for n in ${MAIN_SIZES//,/ }; do
+  seeds=1; [ "$n" = "$LARGE" ] && seeds=3
+  sweep "$WORK/main" "$n" "$seeds" $(( 3 * seeds )) --models fourier,cnn,fourier-cnn & PIDS+=($!)
+done
+for n in ${ABLATION_SIZES//,/ }; do
+  seeds=1; [ "$n" = "$LARGE" ] && seeds=3
+  sweep "$WORK/ablation" "$n" "$seeds" "$seeds" --models fourier --set consistency_weight=0 & PIDS+=($!)
+done
+wait "${PIDS[@]}"   # (a bare `wait` would also wait for the log's tee)
+tail -n 3 "$WORK"/logs/sweep-*.log
+for name in main ablation; do
+  [ -d "$WORK/$name" ] || continue
+  python -m scale_eq_nb.experiments --summary-only --out "$WORK/$name" > "$WORK/logs/summary-$name.md" 2>&1
+  (cd "$WORK/$name" && tar czf "$OUT/${name}_records.tar.gz" ./*.json $(ls ./*.png 2>/dev/null))
+  for f in "$WORK/$name"/runs/*; do
+    [ -e "$WORK/$name/$(basename "$f").json" ] || echo "unfinished: $name/$(basename "$f")"
+  done
+done
+cat "$WORK"/logs/summary-*.md
+(cd "$WORK/logs" && tar czf "$OUT/logs.tar.gz" ./*)
 
 LEFT=$(( TOTAL - $(elapsed) ))
-BUDGET=$(( LEFT - TAIL_GUESS - 20 ))
-[ "$EPOCHS" -ge "$MAX_EPOCHS" ] && EPOCHS_FLAG=() || EPOCHS_FLAG=(--epochs "$EPOCHS")
-SWEEP="$WORK/mnist_scale_e$EPOCHS"
-echo "== sweep: $EPOCHS epochs, time budget $BUDGET s, $LEFT s left ($(elapsed) s)"
-if [ "$BUDGET" -gt 30 ]; then
-  timeout -k 10 $(( LEFT - 15 )) python -m scale_eq_nb.experiments "${GRID[@]}" ${EPOCHS_FLAG[@]+"${EPOCHS_FLAG[@]}"} \
-      --out "$SWEEP" --time-budget "$BUDGET"
-  echo "sweep exit status $?"
-else
-  echo "too little time left for the sweep"
+echo "== GPU layer benchmark, $LEFT s left ($(elapsed) s)"
+if [ "$LEFT" -gt 100 ] && [ "$DEVICE" != cpu ]; then
+  timeout -k 5 $(( LEFT / 2 )) python bench/bench_layers.py --device cuda --budget 0.2 --max-repeats 7 --out "$OUT/cuda.json"
 fi
-
-echo "== packing ($(elapsed) s)"
-if ls "$SWEEP"/*.json >/dev/null 2>&1; then
-  (cd "$SWEEP" && tar czf "$OUT/mnist_scale_records.tar.gz" ./*.json $(ls ./*.png ./summary.md 2>/dev/null))
-  cp "$SWEEP/summary.md" "$OUT/summary.md" 2>/dev/null
+LEFT=$(( TOTAL - $(elapsed) ))
+echo "== NCCL check, $LEFT s left ($(elapsed) s)"
+if [ "$LEFT" -gt 40 ] && [ "$DEVICE" != cpu ]; then
+  timeout -k 5 $(( LEFT - 10 )) bash tools/device_ddp_check.sh cuda "$OUT/ddp_cuda.json"
 fi
-for f in "$SWEEP"/runs/*; do
-  [ -e "$f" ] && [ ! -e "$SWEEP/$(basename "$f").json" ] && echo "unfinished (checkpoint only): $(basename "$f")"
-done
 ls -l "$OUT"
 echo "== done in $(elapsed) s"
