@@ -728,9 +728,10 @@ def ablation_markdown(rows: Sequence[dict]) -> str:
     "The paired rows of `ablation_rows` as a Markdown table, the changed settings in its header."
     if not rows:
         return 'No paired runs.'
-    (name, (old, new)), = rows[0]['changed'].items() if len(rows[0]['changed']) == 1 else [(', '.join(rows[0]['changed']), ('…', '…'))]
-    lines = [f"| model | training images | seed | accuracy %, {name}={old} | {name}={new} | difference, points | "
-             f"scale consistency %, {name}={old} | {name}={new} |", '|---|---|---|---|---|---|---|---|']
+    before = ', '.join(f'{k}={a}' for k, (a, _) in rows[0]['changed'].items())
+    after = ', '.join(f'{k}={b}' for k, (_, b) in rows[0]['changed'].items())
+    lines = [f"| model | training images | seed | accuracy %, {before} | {after} | difference, points | "
+             f"scale consistency %, {before} | {after} |", '|---|---|---|---|---|---|---|---|']
     for r in rows:
         (a0, a1), (c0, c1) = r['accuracy'], r['scale_consistency']
         lines.append(f"| {MODEL_LABELS.get(r['model'], r['model'])} | {r['train_size']:,} | {r['seed']} | {100 * a0:.2f} | "

@@ -95,7 +95,7 @@ def make_optimizer(model: ScaleClassifier, cfg: TrainConfig) -> torch.optim.Opti
                    weight_decay=cfg.weight_decay)]
     by_decay = {}
     for p in params:
-        if id(p) in scaled and id(p) not in spectral:
+        if id(p) in scaled:
             by_decay.setdefault(scaled[id(p)], []).append(p)
     groups += [dict(params=ps, weight_decay=wd) for wd, ps in by_decay.items()]
     return torch.optim.AdamW([g for g in groups if g['params']], lr=cfg.lr)
