@@ -116,7 +116,7 @@ class scaleEqNonlinMaxp(scaleEqNonlin):
         return max_pool(lowpass(y, step.top, self.lowpass_choice(y, step.top)), p)
 
     def lowpass_choice(self, y: torch.Tensor, t: int) -> Optional[torch.Tensor]:
-        "The basis for `lowpass` on maps like `y` (products), or None (FFTs): chosen once per grid, band, device and dtype, by timing both on up to 32 maps like the engine's strategies (by operation count without `engine.benchmark`, under deterministic algorithms, on 'meta', inside `torch.compile`)."
+        "The basis for `lowpass` on maps like `y` (products), or None (FFTs): chosen once per grid, band, device and dtype, by timing both on up to `engine.timing_maps` maps like the engine's strategies (by operation count without `engine.benchmark`, under deterministic algorithms, on 'meta', inside `torch.compile`)."
         r, deterministic = y.shape[-1], torch.are_deterministic_algorithms_enabled()
         key = (r, t, y.device, y.dtype, deterministic)
         if key not in self.lowpass_bases:
@@ -125,9 +125,10 @@ class scaleEqNonlinMaxp(scaleEqNonlin):
             by_products = 4 * m * r * r < 2 * fft_flops(r)
             if (self.engine.benchmark and not deterministic and y.device.type != 'meta' and y.numel() > 0
                     and not torch.compiler.is_compiling()):
-                x = torch.randn(min(y.shape[0] * y.shape[1], 32), r, r, dtype=y.dtype, device=y.device)
+                x = torch.randn(min(y.shape[0] * y.shape[1], self.engine.timing_maps), r, r, dtype=y.dtype, device=y.device)
+                reps = self.engine.timing_repeats
                 with torch.no_grad():
-                    by_products = seconds(lambda: lowpass(x, t, V), y.device, 1) < seconds(lambda: lowpass(x, t), y.device, 1)
+                    by_products = seconds(lambda: lowpass(x, t, V), y.device, reps) < seconds(lambda: lowpass(x, t), y.device, reps)
             self.lowpass_bases[key] = V if by_products else None
         return self.lowpass_bases[key]
 

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['SYNTHESES', 'ANALYSES', 'centered', 'ring_frequencies', 'RingStep', 'angles', 'fft_flops', 'Strategy',
-           'SynthesisByIrfft', 'SynthesisByMatrices', 'AnalysisByRfft', 'AnalysisByDenseMatrix', 'dft_mix',
-           'AnalysisByThinMatrices', 'RingPlan', 'band_features', 'place_rings', 'seconds', 'RingEngine']
+           'SynthesisByIrfft', 'SynthesisByMatrices', 'take_columns', 'AnalysisByRfft', 'AnalysisByDenseMatrix',
+           'dft_mix', 'AnalysisByThinMatrices', 'RingPlan', 'band_features', 'place_rings', 'seconds', 'RingEngine']
 
 # %% ../nbs/04a_ring_engine.ipynb #46287ef9
 import math
@@ -118,6 +118,15 @@ class SynthesisByMatrices(Strategy):
         U = torch.mm(Hb, M1).view(BC, 2 * (t + 1), r)                   # rows (map, k2, re/im), cols n1
         return torch.matmul(U.transpose(1, 2), M2)                      # (BC, n1, n2): batched, no copy of U
 
+# %% ../nbs/04a_ring_engine.ipynb #c4455bbc
+def take_columns(S: torch.Tensor,      # (rows, columns)
+                 index: torch.Tensor,  # column indices (1-D, int64)
+                ) -> torch.Tensor:
+    "`S[:, index]`: `torch.gather` (on all threads) when autograd records nothing, `index_select` (whose backward keeps only the index) when it does."
+    if torch.is_grad_enabled() and S.requires_grad:
+        return S.index_select(1, index)
+    return S.gather(1, index.expand(S.shape[0], -1))
+
 # %% ../nbs/04a_ring_engine.ipynb #c718fe5a
 class AnalysisByRfft(Strategy):
     "Analysis by `rfft2` of the whole `c` grid, then a gather of the ring's coefficients. $O(c^2\\log c)$ per map whatever the ring: the choice for thick rings."
@@ -131,7 +140,7 @@ class AnalysisByRfft(Strategy):
         return (torch.tensor([(k1 % c) * (c // 2 + 1) + k2 for k1, k2 in st.freqs], dtype=torch.long, device=device),)
 
     def __call__(self, y, st, consts):
-        return torch.fft.rfft2(y, norm='forward').flatten(1).index_select(1, consts[0])
+        return take_columns(torch.fft.rfft2(y, norm='forward').flatten(1), consts[0])
 
 # %% ../nbs/04a_ring_engine.ipynb #8333d698
 class AnalysisByDenseMatrix(Strategy):
@@ -258,23 +267,31 @@ class RingPlan:
 # %% ../nbs/04a_ring_engine.ipynb #d91a9ab6
 def band_features(X: torch.Tensor,      # full spectra (B, C, n, n)
                   T: int,              # largest band of the plan
-                  index: torch.Tensor, # `plan.feature_index`
+                  index: torch.Tensor, # `plan.feature_index`: the bins of X[k], then those of X[-k]
                  ) -> torch.Tensor:
     "Band-$T$ half spectrum of $x=\\Re\\,\\mathcal F^{-1}X$, $H[k]=\\tfrac12(X[k]+\\overline{X[-k]})$ for $|k_1|\\le T$, $0\\le k_2\\le T$, complex `(B·C, 2T+1, T+1)` (rows $-T..T$, columns $0..T$), gathered by `index` (`plan.feature_index`)."
-    S = X.flatten(2).flatten(0, 1).index_select(1, index)            # X[k] then X[-k]
-    n = (2 * T + 1) * (T + 1)
-    return (0.5 * (S[:, :n] + S[:, n:].conj())).view(-1, 2 * T + 1, T + 1)
+    Xf, m = X.flatten(2).flatten(0, 1), (2 * T + 1) * (T + 1)
+    H = take_columns(Xf, index[:m]).add_(take_columns(Xf, index[m:]).conj()).mul_(0.5)
+    return H.view(-1, 2 * T + 1, T + 1)
 
 # %% ../nbs/04a_ring_engine.ipynb #f220eecf
 def place_rings(vals: torch.Tensor,   # ring values of all steps, complex (B·C, F)
-                index: torch.Tensor,  # `plan.output_index`
+                index: torch.Tensor,  # `plan.output_index`: per bin, i < F its value, F + i its conjugate, 2F zero
                 B: int,               # batch size
                 C: int,               # channels
                 n: int,               # output grid size
                ) -> torch.Tensor:
     "Full `(B, C, n, n)` spectrum from the ring values `vals` (complex `(B·C, F)`): each bin gathers its value, the conjugate of its mirror's (the half $k_2<0$) or zero (the even Nyquist row and column), by `index` (`plan.output_index`)."
-    ext = torch.cat([vals, vals.conj(), vals.new_zeros(vals.shape[0], 1)], 1)
-    return ext.index_select(1, index).view(B, C, n, n)
+    F = vals.shape[1]
+    if torch.is_grad_enabled() and vals.requires_grad:
+        ext = torch.cat([vals, vals.conj(), vals.new_zeros(vals.shape[0], 1)], 1)
+        return take_columns(ext, index).view(B, C, n, n)
+    conj, zero = index >= F, index == 2 * F
+    sign = torch.stack([~zero, ~zero], 1).to(vals.real.dtype)
+    sign[:, 1].masked_fill_(conj & ~zero, -1)
+    source = torch.where(conj, index - F, index).masked_fill_(zero, 0)
+    pairs = torch.view_as_real(vals).gather(1, source[None, :, None].expand(vals.shape[0], -1, 2))
+    return torch.view_as_complex(pairs.mul_(sign)).view(B, C, n, n)
 
 # %% ../nbs/04a_ring_engine.ipynb #c4f64710
 def seconds(fn: Callable,             # the call to time
@@ -295,9 +312,10 @@ def seconds(fn: Callable,             # the call to time
 
 # %% ../nbs/04a_ring_engine.ipynb #990e7039
 class RingEngine:
-    "The plans of one layer, one per (input size, device, dtype), and how their strategies are chosen. With `benchmark` (the default, like cuDNN's benchmark mode) the first call at a new size times the candidates of every step on up to `timing_maps` maps of the caller's and keeps the fastest; candidates whose operation count exceeds the cheapest by more than `prune` are not timed. Without it, where timing means nothing (the 'meta' device, inside `torch.compile`), or where results must not depend on timing (`torch.use_deterministic_algorithms(True)`, as in training), the lowest operation count wins. `strategies` forces names, e.g. `{'synthesis': 'irfft', 'analysis': 'rfft'}`."
+    "The plans of one layer, one per (input size, device, dtype), and how their strategies are chosen. With `benchmark` (the default, like cuDNN's benchmark mode) the first call at a new size times the candidates of every step on up to `timing_maps` maps like the caller's (best of `timing_repeats` calls) and keeps the fastest; candidates whose operation count exceeds the cheapest by more than `prune` are not timed. Without it, where timing means nothing (the 'meta' device, inside `torch.compile`), or where results must not depend on timing (`torch.use_deterministic_algorithms(True)`, as in training), the lowest operation count wins. `strategies` forces names, e.g. `{'synthesis': 'irfft', 'analysis': 'rfft'}`."
     prune = 16.0
-    timing_maps = 32
+    timing_maps = 256
+    timing_repeats = 3
 
     def __init__(self, benchmark: bool = True,           # time the candidates once per plan (else count operations)
                  strategies: Optional[dict] = None):      # forced strategy names: keys 'synthesis' and/or 'analysis'
@@ -355,7 +373,7 @@ class RingEngine:
         step = {name: st._replace(**{kind: name}) for name in names}
         with torch.no_grad():
             t = {name: seconds(lambda: table[name](x, step[name], table[name].constants(st, plan.dtype, H.device)),
-                               H.device, repeats=1) for name in names}
+                               H.device, repeats=self.timing_repeats) for name in names}
         return min(t, key=t.get)
 
     def run(self,
