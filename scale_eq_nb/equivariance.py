@@ -36,10 +36,11 @@ class EquivarianceResult:
 # %% ../nbs/01_equivariance.ipynb #77978815
 _DEFAULT_EPS = {'relative': 1e-30, 'paper': 1e-6}
 
-def _comparison_errors(ref: torch.Tensor, out: torch.Tensor, metric: str, eps: float) -> torch.Tensor:
-    "Error of `out` against `ref` for every (sample, channel), norms over the last two dimensions."
-    diff = torch.linalg.vector_norm(ref - out, dim=(-2, -1))
-    norm = torch.linalg.vector_norm(ref, dim=(-2, -1))
+def _comparison_errors(ref: torch.Tensor, out: torch.Tensor, metric: str, eps: float, d: int = 2) -> torch.Tensor:
+    "Error of `out` against `ref` for every (sample, channel), norms over the last `d` (grid) dimensions."
+    grid = tuple(range(-d, 0))
+    diff = torch.linalg.vector_norm(ref - out, dim=grid)
+    norm = torch.linalg.vector_norm(ref, dim=grid)
     if metric == 'relative':
         return diff / (norm + eps)
     return diff ** 2 / (norm ** 2 + eps)
@@ -48,17 +49,22 @@ def _comparison_errors(ref: torch.Tensor, out: torch.Tensor, metric: str, eps: f
 _OUT_SIZE_HINT = ("pass `out_size`, a callable mapping an input size M to the output size M' of f "
                   "(for pooling by p: out_size=lambda m: math.ceil(m / p)).")
 
-def _check_input(x, domain: str) -> int:
-    "Validate the batch `x` for `domain` and return its spatial size N."
+def _check_input(x, domain: str, grid_dims: int = 2) -> int:
+    "Validate the batch `x` (square maps (B, C, N, N), or signals (B, C, N) with `grid_dims=1`) for `domain` and return N."
     one_of(domain, 'domain', ('spatial', 'spectral'))
+    one_of(grid_dims, 'grid_dims', (1, 2))
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"`x` must be a torch.Tensor, got {type(x).__name__}.")
-    if x.ndim != 4 or x.shape[-1] != x.shape[-2]:
-        raise ValueError(f"`x` must be a batch of square maps (B, C, N, N), got shape {tuple(x.shape)}.")
+    if grid_dims == 2 and (x.ndim != 4 or x.shape[-1] != x.shape[-2]):
+        raise ValueError(f"`x` must be a batch of square maps (B, C, N, N), got shape {tuple(x.shape)}"
+                         + ("; for signals (B, C, N) pass grid_dims=1." if x.ndim == 3 else "."))
+    if grid_dims == 1 and x.ndim != 3:
+        raise ValueError(f"With grid_dims=1, `x` must be a batch of signals (B, C, N), got shape {tuple(x.shape)}.")
     if domain == 'spectral' and not x.is_complex():
+        transform = 'fft2' if grid_dims == 2 else 'fft'
         raise TypeError("domain='spectral' needs a full complex spectrum, got a real tensor: pass "
-                        "torch.fft.fft2(x, norm='forward') (and an f that maps spectra to spectra), "
-                        "or use domain='spatial' for images.")
+                        f"torch.fft.{transform}(x, norm='forward') (and an f that maps spectra to spectra), "
+                        "or use domain='spatial' for images and signals.")
     if not (x.is_floating_point() or x.is_complex()):
         raise TypeError(f"`x` must be a floating-point or complex tensor, got {x.dtype}; convert it first, e.g. x.double().")
     return x.shape[-1]
@@ -72,53 +78,58 @@ def _check_sizes(sizes, n: int) -> list:
         raise ValueError(f"`sizes` is empty; pass the input sizes M to compare, e.g. range(8, {n + 1}).")
     return list(dict.fromkeys(checked))
 
-def _check_output(y, size: int, what: str, domain: str) -> None:
-    "`y` must be a tensor of square `size` x `size` maps (complex in the spectral domain)."
+def _check_output(y, size: int, what: str, domain: str, d: int = 2) -> None:
+    "`y` must be a tensor of `size`-long grids along its last `d` axes (complex in the spectral domain)."
     if not isinstance(y, torch.Tensor):
         raise TypeError(f"{what} must return a torch.Tensor, got {type(y).__name__}.")
-    if y.ndim < 2 or tuple(y.shape[-2:]) != (size, size):
-        raise ValueError(f"{what} has shape {tuple(y.shape)}, expected (..., {size}, {size}). If f changes the spatial "
-                         "size, " + _OUT_SIZE_HINT)
+    if y.ndim < d or tuple(y.shape[y.ndim - d:]) != (size,) * d:
+        expected = ', '.join(['...'] + [str(size)] * d)
+        raise ValueError(f"{what} has shape {tuple(y.shape)}, expected ({expected}). If f changes the size, "
+                         + _OUT_SIZE_HINT)
     if domain == 'spectral' and not y.is_complex():
         raise TypeError(f"With domain='spectral', f must map spectra to complex spectra, but {what} is real.")
 
 # %% ../nbs/01_equivariance.ipynb #cc769cb6
-def _below_top_band(Z: torch.Tensor, size: int) -> torch.Tensor:
-    "Zero every frequency of the spectrum `Z` (on a `size` grid) with $\\|k\\|_\\infty\\ge e(M')$: the top ring and the Nyquist bins."
-    keep = ring_index(size, Z.device) < band_edge(size)
-    return Z * keep
+def _below_top_band(Z: torch.Tensor, size: int, d: int = 2) -> torch.Tensor:
+    "Zero every frequency of the spectrum `Z` (on a `size` grid along its last `d` axes) with $\\|k\\|_\\infty\\ge e(M')$: the top ring and the Nyquist bins."
+    ring = ring_index(size, Z.device) if d == 2 else torch.fft.fftfreq(size, 1 / size, device=Z.device).round().abs()
+    return Z * (ring < band_edge(size))
 
-def _exclude_top_band(z: torch.Tensor, size: int, domain: str) -> torch.Tensor:
-    "`z` (a spectrum, or a spatial map in the spatial domain) without its top band."
+def _exclude_top_band(z: torch.Tensor, size: int, domain: str, d: int = 2) -> torch.Tensor:
+    "`z` (a spectrum, or a spatial map or signal in the spatial domain) without its top band."
     if domain == 'spectral':
-        return _below_top_band(z, size)
-    y = torch.fft.ifft2(_below_top_band(torch.fft.fft2(z, norm='forward'), size), norm='forward')
+        return _below_top_band(z, size, d)
+    grid = tuple(range(-d, 0))
+    y = torch.fft.ifftn(_below_top_band(torch.fft.fftn(z, dim=grid, norm='forward'), size, d), dim=grid, norm='forward')
     return y if z.is_complex() else y.real
 
 # %% ../nbs/01_equivariance.ipynb #f334e871
 def equivariance_error(f: Callable[[torch.Tensor], torch.Tensor],  # the function or module to measure
-                       x: torch.Tensor,                    # input batch (B, C, N, N): images, or spectra with domain='spectral'
+                       x: torch.Tensor,                    # images (B, C, N, N) (signals (B, C, N) with grid_dims=1), or spectra with domain='spectral'
                        sizes: Iterable[int],               # input sizes M in 1..N to compare (an int is one size)
                        *,
                        out_size: Optional[Callable[[int], int]] = None,  # output size M' for input size M; None: M' = M
                        domain: str = 'spatial',            # 'spatial' (images) or 'spectral' (full `norm='forward'` spectra)
+                       grid_dims: int = 2,                 # axes of the grid: 2 for images (B, C, N, N), 1 for signals (B, C, N)
                        exclude_top_band: bool = False,     # zero the top ring of the comparison grid in both terms first
                        metric: str = 'relative',           # 'relative' (||a-b||/||a||) or 'paper' (squared, with 1e-6)
                        eps: Optional[float] = None,        # denominator term; None: 1e-30 (relative) or 1e-6 (paper)
                       ) -> EquivarianceResult:            # errors per size, their mean and max
-    "Scale-equivariance error of `f` on the batch `x` (B, C, N, N): compare $\\mathcal D_{M'}f(x)$ with $f(\\mathcal D_M x)$ on the $M'$ grid for every `M` in `sizes`."
-    n = _check_input(x, domain)
+    "Scale-equivariance error of `f` on the batch `x` (images (B, C, N, N), or signals (B, C, N) with `grid_dims=1`): compare $\\mathcal D_{M'}f(x)$ with $f(\\mathcal D_M x)$ on the $M'$ grid for every `M` in `sizes`."
+    n = _check_input(x, domain, grid_dims)
     sizes = _check_sizes(sizes, n)
     one_of(metric, 'metric', tuple(_DEFAULT_EPS))
     eps = _DEFAULT_EPS[metric] if eps is None else eps
-    downscale = downscale_spectrum if domain == 'spectral' else ideal_downscale
+    d = grid_dims
+    resample = downscale_spectrum if domain == 'spectral' else ideal_downscale
+    downscale = lambda t, m: resample(t, m, dims=tuple(range(-d, 0)))
     with torch.no_grad():
         fx = f(x)
-        if not isinstance(fx, torch.Tensor) or fx.ndim < 2 or fx.shape[-1] != fx.shape[-2]:
-            raise ValueError("f(x) must be a tensor of square maps (..., N', N'), got "
-                             f"{tuple(fx.shape) if isinstance(fx, torch.Tensor) else type(fx).__name__}.")
+        if not isinstance(fx, torch.Tensor) or fx.ndim < d or (d == 2 and fx.shape[-1] != fx.shape[-2]):
+            raise ValueError(f"f(x) must be a tensor of {'square maps (..., N, N)' if d == 2 else 'signals (..., N)'}, "
+                             f"got {tuple(fx.shape) if isinstance(fx, torch.Tensor) else type(fx).__name__}.")
         n_out = fx.shape[-1]
-        _check_output(fx, n_out, 'f(x)', domain)
+        _check_output(fx, n_out, 'f(x)', domain, d)
         if out_size is None:
             if n_out != n:
                 raise ValueError(f"f changes the spatial size ({n} -> {n_out}), so the comparison grid is unknown: "
@@ -130,10 +141,10 @@ def equivariance_error(f: Callable[[torch.Tensor], torch.Tensor],  # the functio
             if m_out > n_out:
                 raise ValueError(f"`out_size({m})` = {m_out}, but it must lie in 1..{n_out} (the size of f(x)).")
             ref, out = downscale(fx, m_out), f(downscale(x, m))
-            _check_output(out, m_out, f"f(D_{m} x)", domain)
+            _check_output(out, m_out, f"f(D_{m} x)", domain, d)
             if exclude_top_band:
-                ref, out = _exclude_top_band(ref, m_out, domain), _exclude_top_band(out, m_out, domain)
-            per_size[m] = _comparison_errors(ref, out, metric, eps).mean().item()
+                ref, out = _exclude_top_band(ref, m_out, domain, d), _exclude_top_band(out, m_out, domain, d)
+            per_size[m] = _comparison_errors(ref, out, metric, eps, d).mean().item()
     errors = list(per_size.values())
     return EquivarianceResult(per_size, sum(errors) / len(errors), max(errors))
 
@@ -182,19 +193,19 @@ class EquivarianceCheck:
 
 # %% ../nbs/01_equivariance.ipynb #978dd517
 def check_equivariance(f: Callable[[torch.Tensor], torch.Tensor],  # the function or module to check
-                       x: torch.Tensor,                    # input batch (B, C, N, N): images, or spectra with domain='spectral'
+                       x: torch.Tensor,                    # images (B, C, N, N) (signals (B, C, N) with grid_dims=1), or spectra with domain='spectral'
                        sizes: Iterable[int],               # the input sizes M (in 1..N) at which `f` claims equivariance
                        *,
                        out_size: Optional[Callable[[int], int]] = None,  # output size M' for input size M; None: M' = M
                        domain: str = 'spatial',            # 'spatial' (images) or 'spectral' (full `norm='forward'` spectra)
                        tolerance: Optional[float] = None,  # largest error that passes; None: `default_tolerance(x.dtype)`
-                       **kw,                               # passed on to `equivariance_error` (`exclude_top_band`, `metric`, `eps`)
+                       **kw,                               # passed on to `equivariance_error` (`grid_dims`, `exclude_top_band`, `metric`, `eps`)
                       ) -> EquivarianceCheck:
     "Measure the equivariance error of `f` on `x` at every size in `sizes` with `equivariance_error` and hold each to `tolerance`."
     if tolerance is None:
         if kw.get('metric', 'relative') != 'relative':
             raise ValueError("metric='paper' has no default tolerance (its 1e-6 term is absolute); pass `tolerance`.")
-        _check_input(x, domain)
+        _check_input(x, domain, kw.get('grid_dims', 2))
         tolerance = default_tolerance(x.dtype)
     tolerance = non_negative_float(tolerance, 'tolerance')
     result = equivariance_error(f, x, sizes, out_size=out_size, domain=domain, **kw)
@@ -204,11 +215,12 @@ def check_equivariance(f: Callable[[torch.Tensor], torch.Tensor],  # the functio
 
 # %% ../nbs/01_equivariance.ipynb #849702b1
 class EquivariantModule:
-    "Mixin for scale-equivariant `nn.Module` subclasses: adds `check_equivariance(x, sizes=None, tolerance=None)`, driven by the optional hooks `exact_sizes(n)`, `out_size(m)` and `equivariance_domain`."
+    "Mixin for scale-equivariant `nn.Module` subclasses: adds `check_equivariance(x, sizes=None, tolerance=None)`, driven by the optional hooks `exact_sizes(n)`, `out_size(m)`, `equivariance_domain` and `equivariance_grid_dims`."
     equivariance_domain: str = 'spatial'   # 'spatial' (forward maps images) or 'spectral' (forward maps full complex spectra)
+    equivariance_grid_dims: int = 2        # 2 for images (B, C, N, N), 1 for signals (B, C, N)
 
     def check_equivariance(self,
-                           x: torch.Tensor,                    # input batch (B, C, N, N) in the module's domain
+                           x: torch.Tensor,                    # input batch (B, C, N, N), or (B, C, N) for signals, in the module's domain
                            sizes: Optional[Iterable[int]] = None,  # input sizes M to check; None: `self.exact_sizes(N)`, else 1..N
                            tolerance: Optional[float] = None,  # largest error that passes; None: `default_tolerance(x.dtype)`
                           ) -> EquivarianceCheck:
@@ -217,7 +229,8 @@ class EquivariantModule:
             raise TypeError(f"EquivariantModule is a mixin for nn.Module subclasses; {type(self).__name__} is not one: "
                             "declare it as class X(EquivariantModule, nn.Module).")
         domain = one_of(self.equivariance_domain, 'equivariance_domain', ('spatial', 'spectral'))
-        n = _check_input(x, domain)
+        grid_dims = one_of(self.equivariance_grid_dims, 'equivariance_grid_dims', (1, 2))
+        n = _check_input(x, domain, grid_dims)
         if sizes is None:
             exact_sizes = getattr(self, 'exact_sizes', None)
             sizes = range(1, n + 1) if exact_sizes is None else exact_sizes(n)
@@ -228,6 +241,7 @@ class EquivariantModule:
         was_training = self.training
         self.eval()
         try:
-            return check_equivariance(self, x, sizes, out_size=out_size, domain=domain, tolerance=tolerance)
+            return check_equivariance(self, x, sizes, out_size=out_size, domain=domain, grid_dims=grid_dims,
+                                      tolerance=tolerance)
         finally:
             self.train(was_training)

@@ -14,6 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .downscale import band_edge, crop_spectrum, ideal_downscale1d, pad_spectrum, upscale_spectrum
+from .equivariance import EquivarianceCheck, EquivariantModule, check_equivariance
 from .models import ComplexWeightsMixin, NoTorchScriptMixin
 from .spectral_conv import dirichlet_matrix
 from .validation import SettingsCheckedOnLoad, one_of, positive_int
@@ -41,8 +42,9 @@ def _check_channels(**channels) -> None:
         positive_int(c, name)
 
 # %% ../nbs/09_one_d.ipynb #3d5ecf31
-class SpectralConv1dLocalized(nn.Module):
+class SpectralConv1dLocalized(EquivariantModule, nn.Module):
     "Localized 1D spectral convolution: per-frequency weights $W=L\\mathbf M^\\top$ on `global_modes` $G$, interpolated from `local_modes` $K$."
+    equivariance_domain, equivariance_grid_dims = 'spectral', 1   # check_equivariance takes spectra (B, C, N)
     def __init__(self,
                  in_channels: int,  # input channels
                  out_channels: int,  # output channels
@@ -79,8 +81,9 @@ class SpectralConv1dLocalized(nn.Module):
         return pad_spectrum(Y, n, dims=-1)
 
 # %% ../nbs/09_one_d.ipynb #91b6e057
-class ComplexMixer1d(nn.Module):
+class ComplexMixer1d(EquivariantModule, nn.Module):
     "1×1 complex convolution in the Fourier domain, $Y_o[k]=\\sum_iA_{io}X_i[k]$, plus a real bias on the DC bin."
+    equivariance_domain, equivariance_grid_dims = 'spectral', 1   # check_equivariance takes spectra (B, C, N)
     def __init__(self,
                  in_channels: int,  # input channels
                  out_channels: int,  # output channels
@@ -107,8 +110,9 @@ class ComplexMixer1d(nn.Module):
         return Y + F.pad(self.bias[:, None], (0, X.shape[-1] - 1))
 
 # %% ../nbs/09_one_d.ipynb #637c98dc
-class ScaleEqNonlin1d(nn.Module):
+class ScaleEqNonlin1d(EquivariantModule, nn.Module):
     "Scale-equivariant pointwise non-linearity on 1D spectra: bin $k$ comes from `non_lin` applied at the smallest visited length holding it."
+    equivariance_domain, equivariance_grid_dims = 'spectral', 1   # check_equivariance takes spectra (B, C, N)
     def __init__(self,
                  non_lin: Callable[[torch.Tensor], torch.Tensor],  # pointwise σ, e.g. torch.sigmoid
                  base_res: int,  # b: smallest length visited, and the shortest input
@@ -269,6 +273,27 @@ class ScaleEqNet1d(NoTorchScriptMixin, SettingsCheckedOnLoad, ComplexWeightsMixi
         for conv, mixer, nonlin in zip(self.convs, self.mixers, self.nonlins):
             X = nonlin(conv(X) + mixer(X))
         return X
+
+    def exact_sizes(self, n: int,  # input length N of the reference signal
+                   ) -> list:
+        "Input lengths $M\\le n$ at which the features are exactly equivariant with respect to length `n`: those of the non-linearities (every block has the same)."
+        return self.nonlins[0].exact_sizes(n)
+
+    def check_equivariance(self,
+                           x: torch.Tensor,  # real signals (B, 1, N) in the network's dtype
+                           sizes=None,  # input lengths M to check; None: every length the network claims, `exact_sizes(N)`
+                           tolerance: Optional[float] = None,  # largest error that passes; None: 1e-12 (float64), 1e-5 (float32)
+                          ) -> EquivarianceCheck:
+        "Check the scale equivariance of the feature extractor (the real features of the last block) on `x`, in eval mode."
+        self.features(x[:0])                                   # refuses what `features` refuses, before any measurement
+        was_training = self.training
+        self.eval()
+        try:
+            return check_equivariance(lambda t: torch.fft.ifft(self.features(t), norm='forward').real, x,
+                                      self.exact_sizes(x.shape[-1]) if sizes is None else sizes, grid_dims=1,
+                                      tolerance=tolerance)
+        finally:
+            self.train(was_training)
 
     def pool(self, Y: torch.Tensor,  # spectra (B, width, N)
             ) -> torch.Tensor:
