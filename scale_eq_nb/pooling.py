@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .downscale import band_edge, ring_index, downscale_spectrum, upscale_spectrum, resample_half_spectrum
 from .nonlinearity import scaleEqNonlin, visited_resolutions, pooled_size
-from .ring_engine import RingStep, angles, fft_flops, seconds
+from .ring_engine import RingStep, angles, fft_flops, timed_call, timing_input
 from .validation import positive_int
 
 # %% ../nbs/04_pooling.ipynb #65a03d46
@@ -116,19 +116,20 @@ class scaleEqNonlinMaxp(scaleEqNonlin):
         return max_pool(lowpass(y, step.top, self.lowpass_choice(y, step.top)), p)
 
     def lowpass_choice(self, y: torch.Tensor, t: int) -> Optional[torch.Tensor]:
-        "The basis for `lowpass` on maps like `y` (products), or None (FFTs): chosen once per grid, band, device and dtype, by timing both on up to `engine.timing_maps` maps like the engine's strategies (by operation count without `engine.benchmark`, under deterministic algorithms, on 'meta', inside `torch.compile`)."
+        "The basis for `lowpass` on maps like `y` (products), or None (FFTs): chosen once per grid, band, device and dtype, by timing both on up to `engine.timing_maps` maps like the engine's strategies (forward and backward when autograd records a call on maps that require grad) (by operation count without `engine.benchmark`, under deterministic algorithms, on 'meta', inside `torch.compile`)."
         r, deterministic = y.shape[-1], torch.are_deterministic_algorithms_enabled()
-        key = (r, t, y.device, y.dtype, deterministic)
+        recording = torch.is_grad_enabled() and y.requires_grad
+        key = (r, t, y.device, y.dtype, deterministic, recording)
         if key not in self.lowpass_bases:
             V = lowpass_basis(r, t, y.dtype, y.device)
             m = 2 * t + 1
             by_products = 4 * m * r * r < 2 * fft_flops(r)
             if (self.engine.benchmark and not deterministic and y.device.type != 'meta' and y.numel() > 0
                     and not torch.compiler.is_compiling()):
-                x = torch.randn(min(y.shape[0] * y.shape[1], self.engine.timing_maps), r, r, dtype=y.dtype, device=y.device)
+                x = timing_input((min(y.shape[0] * y.shape[1], self.engine.timing_maps), r, r), y.dtype, y.device)
                 reps = self.engine.timing_repeats
-                with torch.no_grad():
-                    by_products = seconds(lambda: lowpass(x, t, V), y.device, reps) < seconds(lambda: lowpass(x, t), y.device, reps)
+                by_products = (timed_call(lambda v: lowpass(v, t, V), x, y.device, reps, recording)
+                               < timed_call(lambda v: lowpass(v, t), x, y.device, reps, recording))
             self.lowpass_bases[key] = V if by_products else None
         return self.lowpass_bases[key]
 

@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['SYNTHESES', 'ANALYSES', 'centered', 'ring_frequencies', 'RingStep', 'angles', 'fft_flops', 'Strategy',
            'SynthesisByIrfft', 'SynthesisByMatrices', 'take_columns', 'AnalysisByRfft', 'AnalysisByDenseMatrix',
-           'dft_mix', 'AnalysisByThinMatrices', 'RingPlan', 'band_features', 'place_rings', 'seconds', 'RingEngine']
+           'dft_mix', 'AnalysisByThinMatrices', 'RingPlan', 'band_features', 'place_rings', 'timing_input', 'seconds',
+           'timed_call', 'RingEngine']
 
 # %% ../nbs/04a_ring_engine.ipynb #46287ef9
 import math
@@ -293,6 +294,14 @@ def place_rings(vals: torch.Tensor,   # ring values of all steps, complex (B·C,
     pairs = torch.view_as_real(vals).gather(1, source[None, :, None].expand(vals.shape[0], -1, 2))
     return torch.view_as_complex(pairs.mul_(sign)).view(B, C, n, n)
 
+# %% ../nbs/04a_ring_engine.ipynb #e8634ebe
+def timing_input(shape: tuple,          # shape of the tensor
+                 dtype: torch.dtype,    # its dtype (real or complex)
+                 device,                # its device
+                ) -> torch.Tensor:
+    "Random normal values to time a strategy on, from a generator of their own: making a plan leaves torch's global random state as it found it."
+    return torch.randn(shape, dtype=dtype, device=device, generator=torch.Generator(device=device).manual_seed(0))
+
 # %% ../nbs/04a_ring_engine.ipynb #c4f64710
 def seconds(fn: Callable,             # the call to time
             device: torch.device,    # where it runs (CUDA is synchronised)
@@ -310,9 +319,26 @@ def seconds(fn: Callable,             # the call to time
         best = min(best, time.perf_counter() - t0)
     return best
 
+# %% ../nbs/04a_ring_engine.ipynb #0e8e9fc4
+def timed_call(fn: Callable,          # the call to time, on one tensor
+               x: torch.Tensor,       # its input
+               device: torch.device,  # where it runs
+               repeats: int = 2,      # timed calls
+               recording: bool = False,  # time forward and backward, as a training step runs them
+              ) -> float:
+    "Shortest time (`seconds`) of `fn(x)`: the forward alone without autograd, or, with `recording`, the forward and the backward to `x` against a random output gradient."
+    if not recording:
+        with torch.no_grad():
+            return seconds(lambda: fn(x), device, repeats)
+    x = x.detach().requires_grad_()
+    with torch.enable_grad():
+        out = fn(x)
+        grad = timing_input(out.shape, out.dtype, out.device)
+        return seconds(lambda: torch.autograd.grad(fn(x), x, grad), device, repeats)
+
 # %% ../nbs/04a_ring_engine.ipynb #990e7039
 class RingEngine:
-    "The plans of one layer, one per (input size, device, dtype), and how their strategies are chosen. With `benchmark` (the default, like cuDNN's benchmark mode) the first call at a new size times the candidates of every step on up to `timing_maps` maps like the caller's (best of `timing_repeats` calls) and keeps the fastest; candidates whose operation count exceeds the cheapest by more than `prune` are not timed. Without it, where timing means nothing (the 'meta' device, inside `torch.compile`), or where results must not depend on timing (`torch.use_deterministic_algorithms(True)`, as in training), the lowest operation count wins. `strategies` forces names, e.g. `{'synthesis': 'irfft', 'analysis': 'rfft'}`."
+    "The plans of one layer, one per (input size, device, dtype, and whether autograd records the call), and how their strategies are chosen. With `benchmark` (the default, like cuDNN's benchmark mode) the first call at a new size times the candidates of every step on up to `timing_maps` maps like the caller's (best of `timing_repeats` calls; forward and backward when the input requires grad and autograd records, the forward alone otherwise; constants built beforehand, as the plan builds them once) and keeps the fastest; candidates whose operation count exceeds the cheapest by more than `prune` are not timed. Without it, where timing means nothing (the 'meta' device, inside `torch.compile`), or where results must not depend on timing (`torch.use_deterministic_algorithms(True)`, as in training), the lowest operation count wins. `strategies` forces names, e.g. `{'synthesis': 'irfft', 'analysis': 'rfft'}`."
     prune = 16.0
     timing_maps = 256
     timing_repeats = 3
@@ -345,7 +371,8 @@ class RingEngine:
         "The plan for spectra like `X` (its size, device and real dtype), made and its strategies chosen on first use."
         n, dtype = X.shape[-1], X.real.dtype
         deterministic = torch.are_deterministic_algorithms_enabled()   # timing may pick other strategies run to run
-        key = (n, X.device, dtype, deterministic)
+        recording = torch.is_grad_enabled() and X.requires_grad        # the caller runs a backward: time it too
+        key = (n, X.device, dtype, deterministic, recording)
         if key not in self.plans:
             plan = RingPlan(n, n_out, resolutions, out_grid, X.device, dtype)
             timed = (self.benchmark and not deterministic and X.device.type != 'meta' and X.shape[0] * X.shape[1] > 0
@@ -353,28 +380,29 @@ class RingEngine:
             H = X.new_zeros(0)
             if timed:
                 maps = min(X.shape[0] * X.shape[1], self.timing_maps)
-                H = torch.randn(maps, 2 * plan.T + 1, plan.T + 1, dtype=X.dtype, device=X.device)
+                H = timing_input((maps, 2 * plan.T + 1, plan.T + 1), X.dtype, X.device)
             for i, st in enumerate(plan.steps):
                 names = []
                 for kind, table in (('synthesis', SYNTHESES), ('analysis', ANALYSES)):
-                    names.append(self.strategies.get(kind) or self._choose(plan, st, table, H if timed else None))
+                    names.append(self.strategies.get(kind) or self._choose(plan, st, table, H if timed else None,
+                                                                           recording))
                 plan.use(i, *names)
             self.plans[key] = plan
         return self.plans[key]
 
-    def _choose(self, plan: RingPlan, st: RingStep, table: dict, H: Optional[torch.Tensor]) -> str:
+    def _choose(self, plan: RingPlan, st: RingStep, table: dict, H: Optional[torch.Tensor], recording: bool) -> str:
         flops = {name: s.flops(st) for name, s in table.items()}
         best = min(flops.values())
         names = [name for name, f in flops.items() if f <= self.prune * best]
         if H is None or len(names) == 1:
             return min(names, key=flops.get)
         kind = next(iter(table.values())).kind
-        x = H if kind == 'synthesis' else torch.randn(H.shape[0], st.c, st.c, dtype=plan.dtype, device=H.device)
+        x = H if kind == 'synthesis' else timing_input((H.shape[0], st.c, st.c), plan.dtype, H.device)
         step = {name: st._replace(**{kind: name}) for name in names}
-        with torch.no_grad():
-            t = {name: seconds(lambda: table[name](x, step[name], table[name].constants(st, plan.dtype, H.device)),
-                               H.device, repeats=self.timing_repeats) for name in names}
-        return min(t, key=t.get)
+        consts = {name: table[name].constants(st, plan.dtype, H.device) for name in names}   # built once, as in the plan
+        timed = {name: timed_call(lambda v: table[name](v, step[name], consts[name]), x, H.device, self.timing_repeats,
+                                  recording) for name in names}
+        return min(timed, key=timed.get)
 
     def run(self,
             X: torch.Tensor,    # full spectra (B, C, n, n)
