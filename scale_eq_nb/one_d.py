@@ -285,7 +285,7 @@ class ScaleEqNet1d(NoTorchScriptMixin, SettingsCheckedOnLoad, ComplexWeightsMixi
                            tolerance: Optional[float] = None,  # largest error that passes; None: 1e-12 (float64), 1e-5 (float32)
                           ) -> EquivarianceCheck:
         "Check the scale equivariance of the feature extractor (the real features of the last block) on `x`, in eval mode."
-        self.features(x[:0])                                   # refuses what `features` refuses, before any measurement
+        self.features(x[:0] if isinstance(x, torch.Tensor) else x)   # refuses what `features` refuses, before measuring
         was_training = self.training
         self.eval()
         try:
