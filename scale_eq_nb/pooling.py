@@ -116,7 +116,7 @@ class scaleEqNonlinMaxp(scaleEqNonlin):
         return max_pool(lowpass(y, step.top, self.lowpass_choice(y, step.top)), p)
 
     def lowpass_choice(self, y: torch.Tensor, t: int) -> Optional[torch.Tensor]:
-        "The basis for `lowpass` on maps like `y` (products), or None (FFTs): chosen once per grid, band, device and dtype, by timing both on up to `engine.timing_maps` maps like the engine's strategies (forward and backward when autograd records a call on maps that require grad) (by operation count without `engine.benchmark`, under deterministic algorithms, on 'meta', inside `torch.compile`)."
+        "The basis for `lowpass` on maps like `y` (products), or None (FFTs): chosen once per grid, band, device and dtype, by timing both on up to `engine.timing_maps` maps like the engine's strategies, forward and backward when autograd records a call on maps that require grad (by operation count without `engine.benchmark`, under deterministic algorithms, on 'meta', inside `torch.compile`)."
         r, deterministic = y.shape[-1], torch.are_deterministic_algorithms_enabled()
         recording = torch.is_grad_enabled() and y.requires_grad
         key = (r, t, y.device, y.dtype, deterministic, recording)
