@@ -15,7 +15,7 @@ from typing import Callable, NamedTuple, Optional
 
 import torch
 
-from .downscale import band_edge
+from .downscale import band_edge, zeros_block
 
 # %% ../nbs/04a_ring_engine.ipynb #fc3678fa
 def centered(t: int,  # band edge
@@ -90,7 +90,7 @@ class SynthesisByIrfft(Strategy):
     def __call__(self, H, st, consts):
         T, t, r = (H.shape[-2] - 1) // 2, st.band, st.r
         Hb = H[:, T - t: T + t + 1, : t + 1]
-        G = torch.cat([Hb[:, t:], Hb.new_zeros(Hb.shape[0], r - 2 * t - 1, t + 1), Hb[:, :t]], 1)   # rows 0..t, 0, -t..-1
+        G = torch.cat([Hb[:, t:], zeros_block(Hb, (Hb.shape[0], r - 2 * t - 1, t + 1)), Hb[:, :t]], 1)   # rows 0..t, 0, -t..-1
         return torch.fft.irfft2(G, s=(r, r), norm='forward')
 
 # %% ../nbs/04a_ring_engine.ipynb #cde936e9
