@@ -92,7 +92,8 @@ def _check_output(y, size: int, what: str, domain: str, d: int = 2) -> None:
 # %% ../nbs/01_equivariance.ipynb #cc769cb6
 def _below_top_band(Z: torch.Tensor, size: int, d: int = 2) -> torch.Tensor:
     "Zero every frequency of the spectrum `Z` (on a `size` grid along its last `d` axes) with $\\|k\\|_\\infty\\ge e(M')$: the top ring and the Nyquist bins."
-    ring = ring_index(size, Z.device) if d == 2 else torch.fft.fftfreq(size, 1 / size, device=Z.device).round().abs()
+    ring = ring_index(size, Z.device)                      # ||k||_inf of every bin; its row k1 = 0 is |k2|, the 1-D grid
+    ring = ring if d == 2 else ring[0]
     return Z * (ring < band_edge(size))
 
 def _exclude_top_band(z: torch.Tensor, size: int, domain: str, d: int = 2) -> torch.Tensor:

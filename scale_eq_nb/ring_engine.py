@@ -285,7 +285,7 @@ def place_rings(vals: torch.Tensor,   # ring values of all steps, complex (B·C,
     "Full `(B, C, n, n)` spectrum from the ring values `vals` (complex `(B·C, F)`): each bin gathers its value, the conjugate of its mirror's (the half $k_2<0$) or zero (the even Nyquist row and column), by `index` (`plan.output_index`)."
     F = vals.shape[1]
     if torch.is_grad_enabled() and vals.requires_grad:
-        ext = torch.cat([vals, vals.conj(), vals.new_zeros(vals.shape[0], 1)], 1)
+        ext = torch.cat([vals, vals.conj(), zeros_block(vals, (vals.shape[0], 1))], 1)
         return take_columns(ext, index).view(B, C, n, n)
     conj, zero = index >= F, index == 2 * F
     sign = torch.stack([~zero, ~zero], 1).to(vals.real.dtype)
