@@ -63,6 +63,7 @@ class TrainConfig:
     num_classes: Optional[int] = None     # classes (synthetic only; the other data sets have 10)
     amp: bool = False                     # mixed precision (autocast) on CUDA
     compile: bool = False                 # torch.compile the model
+    time_strategies: bool = False         # time the layers' FFT strategies (faster); the run records and replays them
 
     def resolved(self) -> 'TrainConfig':
         "A copy with every `None` default filled in from `DATASET_DEFAULTS`, after checking every field."

@@ -39,6 +39,7 @@ from .checkpoint import CHECKPOINT_NAME, json_ready, load_checkpoint, write_json
 from .config import MODEL_NAMES, TrainConfig
 from .metrics import equivariance_sizes, layer_equivariance, predict
 from .models import build_model, count_parameters
+from .nonlinearity import replay_strategy_record
 from .train import reference_model, resolve_device, train
 
 logger = logging.getLogger(__name__)
@@ -324,8 +325,9 @@ def run_one(spec: RunSpec,        # the run
             deadline: Optional[float] = None,  # `time.time()` after which the run stops (resumable)
             step_hook: Optional[Callable] = None,  # called as `hook(epoch, step)` after every training step
             deterministic: bool = True,  # ask torch for deterministic kernels
+            strategies: Optional[dict] = None,  # layer strategies to replay (`strategy_record`, of the run repeated)
            ) -> dict:
-    "Train, evaluate and record run `spec` into `root`; skip it when its record exists, resume it when its checkpoint does."
+    "Train, evaluate and record run `spec` into `root`; skip it when its record exists, resume it when its checkpoint does. A run with `time_strategies` records its layers' strategies, and its evaluation replays them."
     root = Path(root)
     cfg = run_config(preset, spec, data.info['source'], overrides)
     path, run_dir = root / f'{spec.run_id}.json', root / 'runs' / spec.run_id
@@ -355,7 +357,7 @@ def run_one(spec: RunSpec,        # the run
     try:
         if done < cfg.epochs:                     # a complete checkpoint without a record needs the evaluation only
             train_seconds = train(cfg, run_dir, resume=done > 0, device=device, data=split, step_hook=hook,
-                                  progress=False, deterministic=deterministic)['seconds']
+                                  progress=False, deterministic=deterministic, strategies=strategies)['seconds']
     except TimeBudgetExceeded:
         stopped = load_checkpoint(checkpoint)['epoch'] if checkpoint.exists() else 0
         return dict(status='stopped', run_id=spec.run_id, epoch=stopped, epochs=cfg.epochs)
@@ -365,6 +367,8 @@ def run_one(spec: RunSpec,        # the run
     state = load_checkpoint(checkpoint, map_location=device)
     model = build_model(state['model_config'], device=device)
     model.load_state_dict(state['model'])
+    if 'strategies' in state:
+        replay_strategy_record(model, state['strategies'])
     test = evaluate_at_all_sizes(model, data)
     sizes = equivariance_sizes(reference_model(cfg, split), data.info['sizes'])
     test['equivariance'] = (layer_equivariance(model, data.test_images[:cfg.equivariance_samples], sizes)
@@ -377,6 +381,8 @@ def run_one(spec: RunSpec,        # the run
                   wall_seconds=sum(h['seconds'] for h in state['history']) + evaluation,
                   evaluation_seconds=evaluation, train_seconds=train_seconds, device=device_name(device),
                   deterministic=deterministic, versions=library_versions())
+    if 'strategies' in state:
+        record['strategies'] = state['strategies']
     write_json(path, record)
     return dict(status='finished', run_id=spec.run_id, path=str(path), accuracy=test['accuracy'],
                 scale_consistency=test['scale_consistency'], seconds=record['wall_seconds'], resumed=done > 0)
@@ -407,7 +413,7 @@ def reproduce(record_path,        # a stored run record (`<run>.json`)
     data = sweep_data(**{k: stored['data'][k] for k in ('source', 'pool_size', 'val_size', 'test_size', 'sizes',
                                                        'data_seed')})
     status = run_one(spec, PRESETS[stored['preset']], out, data, overrides=record_overrides(stored), device=device,
-                     deterministic=stored['deterministic'])
+                     deterministic=stored['deterministic'], strategies=stored.get('strategies'))
     if status['status'] not in ('finished', 'skipped'):
         raise RuntimeError(f"The repeated run did not finish: {status}")
     return record_differences(stored, json.loads((Path(out) / f'{spec.run_id}.json').read_text()), rtol)

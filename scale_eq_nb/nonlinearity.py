@@ -4,9 +4,11 @@
 
 # %% auto #0
 __all__ = ['TORCHSCRIPT_MESSAGE', 'ScaleEqNonlin', 'pooled_size', 'visited_resolutions', 'ring_sources', 'exact_sizes',
-           'literal_scale_eq_nonlin', 'check_pointwise', 'scaleEqNonlin', 'saved_bytes']
+           'literal_scale_eq_nonlin', 'check_pointwise', 'scaleEqNonlin', 'strategy_record', 'replay_strategy_record',
+           'time_strategies_when_deterministic', 'saved_bytes']
 
 # %% ../nbs/03_nonlinearity.ipynb #6b8a8597
+import copy
 import warnings
 from typing import Callable, Mapping, Optional
 
@@ -197,6 +199,19 @@ class scaleEqNonlin(SettingsCheckedOnLoad, EquivariantModule, nn.Module):
         n = self.check_input(X)
         return self.engine.plan(X, self.out_size(n), self.resolutions(n), self.out_size)
 
+    def strategy_choices(self) -> dict:
+        "The strategies this layer computes with, as plain data: `{'plans': RingEngine.choices()}`. A run records them; `replay_strategy_choices` makes a repeated run compute with the same arithmetic."
+        return {'plans': self.engine.choices()}
+
+    def replay_strategy_choices(self,
+                                choices: dict,  # from `strategy_choices()`, e.g. of the run that trained the layer
+                               ):
+        "Compute the plans that `choices` names with its strategies (`RingEngine.replay`)."
+        if not isinstance(choices, dict) or set(choices) - set(self.strategy_choices()):
+            raise ValueError(f"{type(self).__name__} replays a dictionary with the keys {sorted(self.strategy_choices())} "
+                             f"(from `strategy_choices()`), got {choices!r:.200}.")
+        self.engine.replay(choices.get('plans', {}))
+
     def post_sigma(self, y: torch.Tensor, step: RingStep) -> torch.Tensor:
         "Hook: what happens to the maps $y=\\sigma(\\text{norm}_r(\\mathcal D_rx))$ `(B, C, r, r)` of a step before its ring is analysed on the `step.c` grid. Nothing here; the pooling layer low-passes and max-pools."
         return y
@@ -280,10 +295,8 @@ class scaleEqNonlin(SettingsCheckedOnLoad, EquivariantModule, nn.Module):
         raise RuntimeError(TORCHSCRIPT_MESSAGE)
 
     def __getstate__(self):
-        "Copies and pickles leave the engine's plans behind; they are rebuilt on use."
-        state = dict(self.__dict__)
-        state['engine'] = RingEngine(self.engine.benchmark, self.engine.strategies)
-        return state
+        "Copies and pickles leave the engine's plans behind (its settings and replayed choices stay); they are rebuilt on use."
+        return {**self.__dict__, 'engine': copy.copy(self.engine)}
 
     def extra_repr(self) -> str:
         return (f"non_lin={getattr(self.non_lin, '__name__', type(self.non_lin).__name__)}, base_res={self.base_res}, "
@@ -291,6 +304,34 @@ class scaleEqNonlin(SettingsCheckedOnLoad, EquivariantModule, nn.Module):
                 f"max_res={self.max_res}")
 
 ScaleEqNonlin = scaleEqNonlin
+
+# %% ../nbs/03_nonlinearity.ipynb #83c5913b
+def strategy_record(model: nn.Module,  # a model holding scale-equivariant non-linearities or pooling layers
+                   ) -> dict:
+    "`strategy_choices()` of every `scaleEqNonlin` (or subclass) in `model`, by module name: plain data to store with a run."
+    return {name: m.strategy_choices() for name, m in model.named_modules() if isinstance(m, scaleEqNonlin)}
+
+# %% ../nbs/03_nonlinearity.ipynb #cc468856
+def replay_strategy_record(model: nn.Module,  # the model to compute with the recorded strategies
+                           record: dict,       # from `strategy_record(model)` of the same architecture
+                          ):
+    "Make every layer that `record` names compute with its recorded strategies; a name that is no such layer of `model` is an error."
+    layers = {name: m for name, m in model.named_modules() if isinstance(m, scaleEqNonlin)}
+    if not isinstance(record, dict) or set(record) - set(layers):
+        raise ValueError(f"The strategy record names layers that this model lacks: "
+                         f"{sorted(set(record) - set(layers)) if isinstance(record, dict) else record!r:.200}; "
+                         "it was recorded with another architecture.")
+    for name, choices in record.items():
+        layers[name].replay_strategy_choices(choices)
+
+# %% ../nbs/03_nonlinearity.ipynb #774536c7
+def time_strategies_when_deterministic(model: nn.Module,  # a model holding scale-equivariant layers
+                                       enabled: bool = True,  # time (True) or count operations (False)
+                                      ):
+    "Let the layers of `model` time their strategies under deterministic algorithms too, for a caller that stores `strategy_record(model)` with its run and replays it."
+    for m in model.modules():
+        if isinstance(m, scaleEqNonlin):
+            m.engine.time_when_deterministic = enabled
 
 # %% ../nbs/03_nonlinearity.ipynb #dd4fb5df
 def saved_bytes(fn: Callable,    # a function whose autograd graph is measured, called once

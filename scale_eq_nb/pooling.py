@@ -104,7 +104,7 @@ class scaleEqNonlinMaxp(scaleEqNonlin):
         self.pool_window = positive_int(pool_window, 'pool_window')
         super().__init__(non_lin, base_res, normalization=normalization, channels=channels, max_res=max_res,
                          increment=increment, device=device, dtype=dtype, benchmark=benchmark)
-        self.lowpass_bases = {}
+        self.lowpass_bases, self.replayed_lowpass = {}, {}
 
     def function_settings(self) -> dict:
         "The non-linearity's settings and the pooling window (stored with the state, checked on load)."
@@ -116,7 +116,7 @@ class scaleEqNonlinMaxp(scaleEqNonlin):
         return max_pool(lowpass(y, step.top, self.lowpass_choice(y, step.top)), p)
 
     def lowpass_choice(self, y: torch.Tensor, t: int) -> Optional[torch.Tensor]:
-        "The basis for `lowpass` on maps like `y` (products), or None (FFTs): chosen once per grid, band, device and dtype, by timing both on up to `engine.timing_maps` maps like the engine's strategies, forward and backward when autograd records a call on maps that require grad (by operation count without `engine.benchmark`, under deterministic algorithms, on 'meta', inside `torch.compile`)."
+        "The basis for `lowpass` on maps like `y` (products), or None (FFTs): chosen once per grid, band, device and dtype, as replayed (`replay_strategy_choices`), or by timing both on up to `engine.timing_maps` maps like the engine's strategies, forward and backward when autograd records a call on maps that require grad, where the engine times (`RingEngine.may_time`), else by operation count."
         r, deterministic = y.shape[-1], torch.are_deterministic_algorithms_enabled()
         recording = torch.is_grad_enabled() and y.requires_grad
         key = (r, t, y.device, y.dtype, deterministic, recording)
@@ -124,14 +124,37 @@ class scaleEqNonlinMaxp(scaleEqNonlin):
             V = lowpass_basis(r, t, y.dtype, y.device)
             m = 2 * t + 1
             by_products = 4 * m * r * r < 2 * fft_flops(r)
-            if (self.engine.benchmark and not deterministic and y.device.type != 'meta' and y.numel() > 0
-                    and not torch.compiler.is_compiling()):
+            replayed = self.replayed_lowpass.get(self.lowpass_key(key))
+            if replayed is not None:
+                by_products = replayed == 'products'
+            elif self.engine.may_time(y):
                 x = timing_input((min(y.shape[0] * y.shape[1], self.engine.timing_maps), r, r), y.dtype, y.device)
                 reps = self.engine.timing_repeats
                 by_products = (timed_call(lambda v: lowpass(v, t, V), x, y.device, reps, recording)
                                < timed_call(lambda v: lowpass(v, t), x, y.device, reps, recording))
             self.lowpass_bases[key] = V if by_products else None
         return self.lowpass_bases[key]
+
+    @staticmethod
+    def lowpass_key(key: tuple) -> str:  # (r, t, device, dtype, deterministic, recording), as `lowpass_bases` keys
+        "The name of a low-pass choice in `strategy_choices()`, e.g. `'28 6 cpu float32 backward'` (grid, band, device type, dtype, pass)."
+        r, t, device, dtype, _, recording = key
+        return f"{r} {t} {torch.device(device).type} {str(dtype).replace('torch.', '')} {'backward' if recording else 'forward'}"
+
+    def strategy_choices(self) -> dict:
+        "The engine's choices and the low-pass ones (`{name: 'products' or 'fft'}`), as plain data."
+        made = {self.lowpass_key(k): 'fft' if V is None else 'products' for k, V in self.lowpass_bases.items()}
+        return {**super().strategy_choices(), 'lowpass': {**self.replayed_lowpass, **made}}
+
+    def replay_strategy_choices(self,
+                                choices: dict,  # from `strategy_choices()`
+                               ):
+        "Compute the plans and low-passes that `choices` names with its strategies."
+        lowpass = choices.get('lowpass', {}) if isinstance(choices, dict) else None
+        if not isinstance(lowpass, dict) or set(lowpass.values()) - {'products', 'fft'}:
+            raise ValueError(f"The low-pass choices are a dictionary of 'products' or 'fft', got {lowpass!r:.200}.")
+        super().replay_strategy_choices(choices)
+        self.replayed_lowpass, self.lowpass_bases = {str(k): v for k, v in lowpass.items()}, {}
 
     def constant_tensors(self) -> list:
         "The engine's plan tensors and the low-pass bases: built once, shared by every batch."

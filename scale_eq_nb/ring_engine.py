@@ -338,28 +338,67 @@ def timed_call(fn: Callable,          # the call to time, on one tensor
 
 # %% ../nbs/04a_ring_engine.ipynb #990e7039
 class RingEngine:
-    "The plans of one layer, one per (input size, device, dtype, and whether autograd records the call), and how their strategies are chosen. With `benchmark` (the default, like cuDNN's benchmark mode) the first call at a new size times the candidates of every step on up to `timing_maps` maps like the caller's (best of `timing_repeats` calls; forward and backward when the input requires grad and autograd records, the forward alone otherwise; constants built beforehand, as the plan builds them once) and keeps the fastest; candidates whose operation count exceeds the cheapest by more than `prune` are not timed. Without it, where timing means nothing (the 'meta' device, inside `torch.compile`), or where results must not depend on timing (`torch.use_deterministic_algorithms(True)`, as in training), the lowest operation count wins. `strategies` forces names, e.g. `{'synthesis': 'irfft', 'analysis': 'rfft'}`."
+    "The plans of one layer, one per (input size, device, dtype, and whether autograd records the call), and how their strategies are chosen. With `benchmark` (the default, like cuDNN's benchmark mode) the first call at a new size times the candidates of every step on up to `timing_maps` maps like the caller's (best of `timing_repeats` calls; forward and backward when the input requires grad and autograd records, the forward alone otherwise; constants built beforehand, as the plan builds them once) and keeps the fastest; candidates whose operation count exceeds the cheapest by more than `prune` are not timed. Without it, where timing means nothing (the 'meta' device, inside `torch.compile`), or where results must not depend on timing (`torch.use_deterministic_algorithms(True)`, as in training, unless `time_when_deterministic`: the caller then records `choices()` with its run), the lowest operation count wins. `strategies` forces names, e.g. `{'synthesis': 'irfft', 'analysis': 'rfft'}`; `replay(choices)` fixes those of the plans a record names."
     prune = 16.0
     timing_maps = 256
     timing_repeats = 3
 
     def __init__(self, benchmark: bool = True,           # time the candidates once per plan (else count operations)
-                 strategies: Optional[dict] = None):      # forced strategy names: keys 'synthesis' and/or 'analysis'
-        self.benchmark = benchmark
+                 strategies: Optional[dict] = None,       # forced strategy names: keys 'synthesis' and/or 'analysis'
+                 time_when_deterministic: bool = False):  # time under deterministic algorithms too (choices recorded)
+        self.benchmark, self.time_when_deterministic = benchmark, time_when_deterministic
         self.strategies = dict(strategies or {})
         for kind, table in (('synthesis', SYNTHESES), ('analysis', ANALYSES)):
             if kind in self.strategies and self.strategies[kind] not in table:
                 raise ValueError(f"Unknown {kind} strategy {self.strategies[kind]!r}; choose one of {sorted(table)}.")
         if set(self.strategies) - {'synthesis', 'analysis'}:
             raise ValueError(f"`strategies` takes the keys 'synthesis' and 'analysis', got {sorted(self.strategies)}.")
-        self.plans = {}
+        self.plans, self.replayed = {}, {}
 
     def tensors(self) -> list:
         "Every tensor of every plan (`RingPlan.tensors`): the engine's memory that does not grow with the batch."
         return [t for plan in self.plans.values() for t in plan.tensors()]
 
     def clear(self):
-        "Forget every plan (after a change of device or dtype, or of `benchmark`/`strategies`)."
+        "Forget every plan (after a change of device or dtype, or of `benchmark`/`strategies`); replayed choices stay."
+        self.plans.clear()
+
+    def __getstate__(self):
+        "Copies and pickles keep the settings and the replayed choices and leave the plans behind (rebuilt on use)."
+        return {**self.__dict__, 'plans': {}}
+
+    def may_time(self, x: torch.Tensor) -> bool:
+        "Whether a choice made now for inputs like `x` is timed: with `benchmark`, outside deterministic algorithms (or with `time_when_deterministic`), for a non-empty `x` on a real device, outside `torch.compile`."
+        return (self.benchmark and (self.time_when_deterministic or not torch.are_deterministic_algorithms_enabled())
+                and x.device.type != 'meta' and x.numel() > 0 and not torch.compiler.is_compiling())
+
+    @staticmethod
+    def choice_key(n: int,               # input size
+                   device,               # device (its type is kept)
+                   dtype: torch.dtype,   # real dtype
+                   recording: bool,      # whether autograd records the call
+                  ) -> str:
+        "The name of a plan in `choices()`, e.g. `'28 cpu float32 backward'` ('forward' for calls that autograd does not record)."
+        return f"{n} {torch.device(device).type} {str(dtype).replace('torch.', '')} {'backward' if recording else 'forward'}"
+
+    def choices(self) -> dict:
+        "The strategies of every plan made or replayed, as plain data: `{choice_key: [[synthesis, analysis], ...]}`, a pair per step (a plan made both with and without deterministic algorithms: the later one). A run records it; `replay` takes it back."
+        made = {self.choice_key(k[0], k[1], k[2], k[4]): [[st.synthesis, st.analysis] for st in p.steps]
+                for k, p in self.plans.items()}
+        return {**self.replayed, **made}
+
+    def replay(self,
+               choices: dict,  # from `choices()`, e.g. of the run that trained the layer
+              ):
+        "Make the plans that `choices` names with its strategies, whatever timing or operation counts would pick, so that a repeated run computes with the same arithmetic; plans it does not name are chosen as before. Plans made earlier are dropped."
+        if not isinstance(choices, dict):
+            raise TypeError(f"`choices` is a dictionary from `RingEngine.choices()`, got {type(choices).__name__}.")
+        for key, steps in choices.items():
+            if not (isinstance(steps, (list, tuple)) and all(
+                    isinstance(p, (list, tuple)) and len(p) == 2 and p[0] in SYNTHESES and p[1] in ANALYSES for p in steps)):
+                raise ValueError(f"The choices of plan {key!r} must be [synthesis, analysis] pairs, names from "
+                                 f"{sorted(SYNTHESES)} and {sorted(ANALYSES)}; got {steps!r}.")
+        self.replayed = {str(k): [list(p) for p in steps] for k, steps in choices.items()}
         self.plans.clear()
 
     def plan(self,
@@ -375,17 +414,21 @@ class RingEngine:
         key = (n, X.device, dtype, deterministic, recording)
         if key not in self.plans:
             plan = RingPlan(n, n_out, resolutions, out_grid, X.device, dtype)
-            timed = (self.benchmark and not deterministic and X.device.type != 'meta' and X.shape[0] * X.shape[1] > 0
-                     and not torch.compiler.is_compiling())
+            name = self.choice_key(n, X.device, dtype, recording)
+            fixed = self.replayed.get(name)
+            if fixed is not None and len(fixed) != len(plan.steps):
+                raise ValueError(f"The replayed choices of plan {name!r} have {len(fixed)} steps, this layer's plan "
+                                 f"{len(plan.steps)}: they were recorded by a layer with other settings.")
+            timed = fixed is None and self.may_time(X)
             H = X.new_zeros(0)
             if timed:
                 maps = min(X.shape[0] * X.shape[1], self.timing_maps)
                 H = timing_input((maps, 2 * plan.T + 1, plan.T + 1), X.dtype, X.device)
             for i, st in enumerate(plan.steps):
                 names = []
-                for kind, table in (('synthesis', SYNTHESES), ('analysis', ANALYSES)):
-                    names.append(self.strategies.get(kind) or self._choose(plan, st, table, H if timed else None,
-                                                                           recording))
+                for j, (kind, table) in enumerate((('synthesis', SYNTHESES), ('analysis', ANALYSES))):
+                    names.append(self.strategies.get(kind) or (fixed[i][j] if fixed is not None else
+                                 self._choose(plan, st, table, H if timed else None, recording)))
                 plan.use(i, *names)
             self.plans[key] = plan
         return self.plans[key]

@@ -38,7 +38,8 @@ from .distributed import (DistributedContext, ShardedScaleLoader, all_reduce_sum
 from .metrics import (accuracy_per_size, equivariance_sizes, format_summary, layer_equivariance,
                                  plot_accuracy_per_size, plot_equivariance_per_layer, predict, scale_consistency)
 from .models import ScaleClassifier, build_model, count_parameters, default_config, scale_loss
-from .nonlinearity import scaleEqNonlin
+from .nonlinearity import (replay_strategy_record, scaleEqNonlin, strategy_record,
+                                      time_strategies_when_deterministic)
 from .spectral_conv import SpectralConv2dLocalized
 
 logger = logging.getLogger(__name__)
@@ -169,16 +170,16 @@ def _prepare_model(model: ScaleClassifier, cfg: TrainConfig, ctx: DistributedCon
 
 def train(cfg: Optional[TrainConfig] = None, out=None, *, resume: bool = False, device=None, data: Optional[DataSplits] = None,
           step_hook: Optional[Callable[[int, int], None]] = None, progress: Optional[bool] = None,
-          deterministic: bool = True) -> dict:
-    "Train `cfg.model` on `cfg.dataset`; checkpoint into `out` every epoch; return the metrics (also `out/metrics.json`). Under torchrun every process trains its share (DistributedDataParallel) and rank 0 alone writes."
+          deterministic: bool = True, strategies: Optional[dict] = None) -> dict:
+    "Train `cfg.model` on `cfg.dataset`; checkpoint into `out` every epoch; return the metrics (also `out/metrics.json`). Under torchrun every process trains its share (DistributedDataParallel) and rank 0 alone writes. `strategies` (a `strategy_record`, e.g. of the run being repeated) fixes the layers' strategies; with `cfg.time_strategies` the checkpoint records them, and a resumed run replays them."
     cfg = (cfg or TrainConfig()).resolved()
     out = Path(out) if out is not None else None
     with distributed_session(device) as ctx:
-        metrics = _train(cfg, out, resume, ctx, data, step_hook, progress, deterministic)
+        metrics = _train(cfg, out, resume, ctx, data, step_hook, progress, deterministic, strategies)
         ctx.barrier()                     # every process leaves after rank 0 has written the run folder
     return metrics
 
-def _train(cfg, out, resume, ctx, data, step_hook, progress, deterministic) -> dict:
+def _train(cfg, out, resume, ctx, data, step_hook, progress, deterministic, strategies) -> dict:
     device, log = ctx.device, (logger.info if ctx.is_main else (lambda *a, **k: None))
     start, history, state = 0, [], None
     if resume:
@@ -189,6 +190,10 @@ def _train(cfg, out, resume, ctx, data, step_hook, progress, deterministic) -> d
         start, history = state['epoch'], state['history']
     elif out is not None and (out / CHECKPOINT_NAME).exists() and ctx.is_main:
         logger.warning('%s already holds a checkpoint; starting a new run over it (resume=True continues it).', out)
+    if cfg.time_strategies and ctx.distributed:
+        raise ValueError("time_strategies times the layers' strategies in one process; under torchrun every process "
+                         "would time its own and the replicas would compute with different arithmetic. Drop "
+                         "--time-strategies for a distributed run.")
     run = RunFolder(out, 'train', cfg, state) if out is not None and ctx.is_main else None  # rank 0 locks `out`
     previous = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
@@ -198,6 +203,11 @@ def _train(cfg, out, resume, ctx, data, step_hook, progress, deterministic) -> d
         mcfg = model_config_for(cfg, data) if state is None else state['model_config']
         torch.manual_seed(cfg.seed); random.seed(cfg.seed); np.random.seed(cfg.seed)
         model = build_model(mcfg, device=device)
+        if cfg.time_strategies:
+            time_strategies_when_deterministic(model)
+        recorded = state.get('strategies') if state is not None else strategies
+        if recorded:
+            replay_strategy_record(model, recorded)
         optimizer = make_optimizer(model, cfg)
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, cfg.step_size, cfg.gamma)
         if state is not None:
@@ -231,7 +241,8 @@ def _train(cfg, out, resume, ctx, data, step_hook, progress, deterministic) -> d
             if run is not None:
                 run.save_epoch(epoch=epoch + 1, train_config=cfg.to_dict(),
                                 model_config=mcfg, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                                scheduler=scheduler.state_dict(), rng=rng_state(), history=history)
+                                scheduler=scheduler.state_dict(), rng=rng_state(), history=history,
+                                **({'strategies': strategy_record(model)} if cfg.time_strategies else {}))
         test = sharded_evaluate_model(model, data.test, reference_model(cfg, data), ctx, cfg.equivariance_samples)
         metrics = dict(train_config=cfg.to_dict(), model_config=mcfg, parameters=count_parameters(model),
                        history=history, test=test, seconds=time.time() - t0)
@@ -261,6 +272,8 @@ def evaluate(checkpoint, data_dir=None, device=None, data: Optional[DataSplits] 
     try:
         model = build_model(state['model_config'], device=device)
         model.load_state_dict(state['model'])
+        if 'strategies' in state:                              # the strategies training recorded
+            replay_strategy_record(model, state['strategies'])
         data = data if data is not None else load_data(cfg)
         metrics = dict(train_config=cfg.to_dict(), model_config=state['model_config'], epoch=state['epoch'],
                        parameters=count_parameters(model),
