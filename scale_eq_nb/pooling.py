@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from .downscale import band_edge, ring_index, downscale_spectrum, upscale_spectrum, resample_half_spectrum
 from .nonlinearity import scaleEqNonlin, visited_resolutions, pooled_size
-from .ring_engine import RingStep, angles, fft_flops, timed_call, timing_input
+from .ring_engine import RingEngine, RingStep, angles, fft_flops, timed_call, timing_input
 from .validation import positive_int
 
 # %% ../nbs/04_pooling.ipynb #65a03d46
@@ -137,9 +137,9 @@ class scaleEqNonlinMaxp(scaleEqNonlin):
 
     @staticmethod
     def lowpass_key(key: tuple) -> str:  # (r, t, device, dtype, deterministic, recording), as `lowpass_bases` keys
-        "The name of a low-pass choice in `strategy_choices()`, e.g. `'28 6 cpu float32 backward'` (grid, band, device type, dtype, pass)."
+        "The name of a low-pass choice in `strategy_choices()`: the engine's `choice_key` of the grid, and the band, e.g. `'28 cpu float32 backward band 6'`."
         r, t, device, dtype, _, recording = key
-        return f"{r} {t} {torch.device(device).type} {str(dtype).replace('torch.', '')} {'backward' if recording else 'forward'}"
+        return f"{RingEngine.choice_key(r, device, dtype, recording)} band {t}"
 
     def strategy_choices(self) -> dict:
         "The engine's choices and the low-pass ones (`{name: 'products' or 'fft'}`), as plain data."
@@ -150,7 +150,7 @@ class scaleEqNonlinMaxp(scaleEqNonlin):
                                 choices: dict,  # from `strategy_choices()`
                                ):
         "Compute the plans and low-passes that `choices` names with its strategies."
-        lowpass = choices.get('lowpass', {}) if isinstance(choices, dict) else None
+        lowpass = choices.get('lowpass', {}) if isinstance(choices, dict) else {}   # a non-dict: refused below
         if not isinstance(lowpass, dict) or set(lowpass.values()) - {'products', 'fft'}:
             raise ValueError(f"The low-pass choices are a dictionary of 'products' or 'fft', got {lowpass!r:.200}.")
         super().replay_strategy_choices(choices)

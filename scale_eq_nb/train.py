@@ -171,7 +171,7 @@ def _prepare_model(model: ScaleClassifier, cfg: TrainConfig, ctx: DistributedCon
 def train(cfg: Optional[TrainConfig] = None, out=None, *, resume: bool = False, device=None, data: Optional[DataSplits] = None,
           step_hook: Optional[Callable[[int, int], None]] = None, progress: Optional[bool] = None,
           deterministic: bool = True, strategies: Optional[dict] = None) -> dict:
-    "Train `cfg.model` on `cfg.dataset`; checkpoint into `out` every epoch; return the metrics (also `out/metrics.json`). Under torchrun every process trains its share (DistributedDataParallel) and rank 0 alone writes. `strategies` (a `strategy_record`, e.g. of the run being repeated) fixes the layers' strategies; with `cfg.time_strategies` the checkpoint records them, and a resumed run replays them."
+    "Train `cfg.model` on `cfg.dataset`; checkpoint into `out` every epoch; return the metrics (also `out/metrics.json`). Under torchrun every process trains its share (DistributedDataParallel) and rank 0 alone writes. `strategies` (a `strategy_record`, e.g. of the run being repeated) fixes the layers' strategies; with `cfg.time_strategies` or given `strategies` the checkpoint records them, and a resumed run replays them."
     cfg = (cfg or TrainConfig()).resolved()
     out = Path(out) if out is not None else None
     with distributed_session(device) as ctx:
@@ -242,7 +242,7 @@ def _train(cfg, out, resume, ctx, data, step_hook, progress, deterministic, stra
                 run.save_epoch(epoch=epoch + 1, train_config=cfg.to_dict(),
                                 model_config=mcfg, model=model.state_dict(), optimizer=optimizer.state_dict(),
                                 scheduler=scheduler.state_dict(), rng=rng_state(), history=history,
-                                **({'strategies': strategy_record(model)} if cfg.time_strategies else {}))
+                                **({'strategies': strategy_record(model)} if cfg.time_strategies or recorded else {}))
         test = sharded_evaluate_model(model, data.test, reference_model(cfg, data), ctx, cfg.equivariance_samples)
         metrics = dict(train_config=cfg.to_dict(), model_config=mcfg, parameters=count_parameters(model),
                        history=history, test=test, seconds=time.time() - t0)
