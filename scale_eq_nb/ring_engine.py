@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['SYNTHESES', 'ANALYSES', 'centered', 'ring_frequencies', 'RingStep', 'angles', 'fft_flops', 'Strategy',
            'SynthesisByIrfft', 'SynthesisByMatrices', 'take_columns', 'AnalysisByRfft', 'AnalysisByDenseMatrix',
-           'dft_mix', 'AnalysisByThinMatrices', 'RingPlan', 'band_features', 'place_rings', 'timing_input', 'seconds',
-           'timed_call', 'RingEngine']
+           'dft_mix', 'AnalysisByThinMatrices', 'RingPlan', 'BandGather', 'BandScatter', 'band_features', 'place_rings',
+           'StepBlocks', 'BlockSum', 'timing_input', 'seconds', 'timed_call', 'RingEngine']
 
 # %% ../nbs/04a_ring_engine.ipynb #46287ef9
 import math
@@ -81,15 +81,14 @@ class Strategy:
 
 # %% ../nbs/04a_ring_engine.ipynb #c716b2f2
 class SynthesisByIrfft(Strategy):
-    "Synthesis by `irfft2`: the band-$e(r)$ half spectrum with its rows put in FFT order around a block of zeros, and `irfft2` to the `r` grid (which zero-pads the columns itself). $O(r^2\\log r)$ per map: the choice for wide bands on large grids."
+    "Synthesis by `irfft2`: the step's band block with its rows put in FFT order around a block of zeros, and `irfft2` to the `r` grid (which zero-pads the columns itself). $O(r^2\\log r)$ per map: the choice for wide bands on large grids."
     name, kind = 'irfft', 'synthesis'
 
     def flops(self, st):
         return fft_flops(st.r)
 
-    def __call__(self, H, st, consts):
-        T, t, r = (H.shape[-2] - 1) // 2, st.band, st.r
-        Hb = H[:, T - t: T + t + 1, : t + 1]
+    def __call__(self, Hb, st, consts):
+        t, r = st.band, st.r
         G = torch.cat([Hb[:, t:], zeros_block(Hb, (Hb.shape[0], r - 2 * t - 1, t + 1)), Hb[:, :t]], 1)   # rows 0..t, 0, -t..-1
         return torch.fft.irfft2(G, s=(r, r), norm='forward')
 
@@ -112,11 +111,11 @@ class SynthesisByMatrices(Strategy):
         M2 = torch.stack([w * b.cos(), -w * b.sin()], 1).reshape(2 * (t + 1), r)       # rows (k2, re/im)
         return tuple(m.to(device=device, dtype=dtype) for m in (M1, M2))
 
-    def __call__(self, H, st, consts):
+    def __call__(self, Hb, st, consts):
         M1, M2 = consts
-        T, t, r, BC = (H.shape[-2] - 1) // 2, st.band, st.r, H.shape[0]
-        Hb = torch.view_as_real(H)[:, T - t: T + t + 1, : t + 1].permute(0, 2, 3, 1).reshape(BC * (t + 1), -1)
-        U = torch.mm(Hb, M1).view(BC, 2 * (t + 1), r)                   # rows (map, k2, re/im), cols n1
+        t, r, BC = st.band, st.r, Hb.shape[0]
+        rows = torch.view_as_real(Hb).permute(0, 2, 3, 1).reshape(BC * (t + 1), -1)   # rows (map, k2), cols (re/im, k1)
+        U = torch.mm(rows, M1).view(BC, 2 * (t + 1), r)                   # rows (map, k2, re/im), cols n1
         return torch.matmul(U.transpose(1, 2), M2)                      # (BC, n1, n2): batched, no copy of U
 
 # %% ../nbs/04a_ring_engine.ipynb #c4455bbc
@@ -265,15 +264,53 @@ class RingPlan:
                 for st in self.steps]
         return '\n'.join([head] + rows)
 
+# %% ../nbs/04a_ring_engine.ipynb #25b386d7
+class BandGather(torch.autograd.Function):
+    "$\\tfrac12(X[:,a]+\\overline{X[:,b]})$ of flattened spectra `X` `(maps, n·n)`: the band features' gather, whose backward is `BandScatter`. Only the indices are saved for the backward."
+    @staticmethod
+    def forward(Xf: torch.Tensor,  # flattened spectra (maps, n·n)
+                a: torch.Tensor,   # bins of X[k] (m, int64, distinct)
+                b: torch.Tensor,   # bins of X[-k] (m, int64, distinct)
+               ) -> torch.Tensor:
+        return take_columns(Xf, a).add_(take_columns(Xf, b).conj()).mul_(0.5)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs[1:])
+        ctx.width = inputs[0].shape[1]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (BandScatter.apply(grad, *ctx.saved_tensors, ctx.width), None, None)
+
+# %% ../nbs/04a_ring_engine.ipynb #c12f4887
+class BandScatter(torch.autograd.Function):
+    "The adjoint of `BandGather`: `(maps, width)` holding $\\tfrac12\\,dH$ at the bins `a` plus $\\tfrac12\\,\\overline{dH}$ at the bins `b`, zero elsewhere (one tensor filled, where autograd's backward of two gathers fills two and adds them). Its backward is `BandGather`."
+    @staticmethod
+    def forward(dH: torch.Tensor,  # gradient of the band features, flattened (maps, m)
+                a: torch.Tensor,   # bins of X[k] (m, int64, distinct)
+                b: torch.Tensor,   # bins of X[-k] (m, int64, distinct)
+                width: int,        # bins of a flattened spectrum, n·n
+               ) -> torch.Tensor:
+        half = dH * 0.5
+        return dH.new_zeros(dH.shape[0], width).index_copy_(1, a, half).index_add_(1, b, half.conj())
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(*inputs[1:3])
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (BandGather.apply(grad, *ctx.saved_tensors), None, None, None)
+
 # %% ../nbs/04a_ring_engine.ipynb #d91a9ab6
 def band_features(X: torch.Tensor,      # full spectra (B, C, n, n)
                   T: int,              # largest band of the plan
                   index: torch.Tensor, # `plan.feature_index`: the bins of X[k], then those of X[-k]
                  ) -> torch.Tensor:
-    "Band-$T$ half spectrum of $x=\\Re\\,\\mathcal F^{-1}X$, $H[k]=\\tfrac12(X[k]+\\overline{X[-k]})$ for $|k_1|\\le T$, $0\\le k_2\\le T$, complex `(B·C, 2T+1, T+1)` (rows $-T..T$, columns $0..T$), gathered by `index` (`plan.feature_index`)."
+    "Band-$T$ half spectrum of $x=\\Re\\,\\mathcal F^{-1}X$, $H[k]=\\tfrac12(X[k]+\\overline{X[-k]})$ for $|k_1|\\le T$, $0\\le k_2\\le T$, complex `(B·C, 2T+1, T+1)` (rows $-T..T$, columns $0..T$), gathered by `index` (`plan.feature_index`) with `BandGather`."
     Xf, m = X.flatten(2).flatten(0, 1), (2 * T + 1) * (T + 1)
-    H = take_columns(Xf, index[:m]).add_(take_columns(Xf, index[m:]).conj()).mul_(0.5)
-    return H.view(-1, 2 * T + 1, T + 1)
+    return BandGather.apply(Xf, index[:m], index[m:]).view(-1, 2 * T + 1, T + 1)
 
 # %% ../nbs/04a_ring_engine.ipynb #f220eecf
 def place_rings(vals: torch.Tensor,   # ring values of all steps, complex (B·C, F)
@@ -293,6 +330,48 @@ def place_rings(vals: torch.Tensor,   # ring values of all steps, complex (B·C,
     source = torch.where(conj, index - F, index).masked_fill_(zero, 0)
     pairs = torch.view_as_real(vals).gather(1, source[None, :, None].expand(vals.shape[0], -1, 2))
     return torch.view_as_complex(pairs.mul_(sign)).view(B, C, n, n)
+
+# %% ../nbs/04a_ring_engine.ipynb #c44f4ae0
+class StepBlocks(torch.autograd.Function):
+    "The centred blocks $|k_1|\\le t$, $0\\le k_2\\le t$ of band features `H` `(maps, 2T+1, T+1)`, one view `(maps, 2t+1, t+1)` per band `t` of `bands`. Its backward is `BlockSum`: one table, where autograd's backward of slices builds a table per block and sums them."
+    @staticmethod
+    def forward(H: torch.Tensor,  # band features (maps, 2T+1, T+1), rows -T..T
+                bands: tuple,     # the steps' bands t <= T
+               ) -> tuple:
+        T = (H.shape[-2] - 1) // 2
+        return tuple(H[:, T - t: T + t + 1, : t + 1] for t in bands)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.T, ctx.bands = (inputs[0].shape[-2] - 1) // 2, inputs[1]
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return BlockSum.apply(ctx.T, ctx.bands, *grads), None
+
+# %% ../nbs/04a_ring_engine.ipynb #d15aba54
+class BlockSum(torch.autograd.Function):
+    "The adjoint of `StepBlocks`: blocks `(maps, 2t+1, t+1)`, one per band `t` of `bands`, each added at its centred place into one table `(maps, 2T+1, T+1)` (which starts as a copy of a block of band `T`, if there is one, else zeros). Its backward is `StepBlocks`."
+    @staticmethod
+    def forward(T: int,        # band of the table
+                bands: tuple,  # the blocks' bands t <= T
+                *blocks,       # one tensor (maps, 2t+1, t+1) per band
+               ) -> torch.Tensor:
+        whole = bands.index(T) if T in bands else None
+        H = (blocks[whole].clone(memory_format=torch.contiguous_format) if whole is not None
+             else blocks[0].new_zeros(blocks[0].shape[0], 2 * T + 1, T + 1))
+        for i, (t, block) in enumerate(zip(bands, blocks)):
+            if i != whole:
+                H[:, T - t: T + t + 1, : t + 1] += block
+        return H
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.bands = inputs[1]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return (None, None) + StepBlocks.apply(grad, ctx.bands)
 
 # %% ../nbs/04a_ring_engine.ipynb #e8634ebe
 def timing_input(shape: tuple,          # shape of the tensor
@@ -440,7 +519,8 @@ class RingEngine:
         if H is None or len(names) == 1:
             return min(names, key=flops.get)
         kind = next(iter(table.values())).kind
-        x = H if kind == 'synthesis' else timing_input((H.shape[0], st.c, st.c), plan.dtype, H.device)
+        x = (StepBlocks.apply(H, (st.band,))[0] if kind == 'synthesis'
+             else timing_input((H.shape[0], st.c, st.c), plan.dtype, H.device))
         step = {name: st._replace(**{kind: name}) for name in names}
         consts = {name: table[name].constants(st, plan.dtype, H.device) for name in names}   # built once, as in the plan
         timed = {name: timed_call(lambda v: table[name](v, step[name], consts[name]), x, H.device, self.timing_repeats,
@@ -452,12 +532,13 @@ class RingEngine:
             plan: RingPlan,     # from `plan(X, ...)`
             post: Callable,     # (maps (B, C, r, r), step) -> maps (B, C, c, c): the layer's post-op
            ) -> torch.Tensor:
-        "Spectra `(B, C, n, n)` → `(B, C, n_out, n_out)`: for each step synthesise $\\mathcal D_rx$, apply `post` (maps `(B, C, r, r)` → `(B, C, c, c)`), analyse the step's ring; then place all rings. Plain differentiable torch operations: autograd, double backward and `torch.compile` go through."
+        "Spectra `(B, C, n, n)` → `(B, C, n_out, n_out)`: gather the band features, then for each step synthesise $\\mathcal D_rx$ from its block (`StepBlocks`), apply `post` (maps `(B, C, r, r)` → `(B, C, c, c)`), analyse the step's ring; then place all rings. Differentiable to every order: autograd, double backward and `torch.compile` go through."
         B, C = X.shape[0], X.shape[1]
         H = band_features(X, plan.T, plan.feature_index)
+        blocks = StepBlocks.apply(H, tuple(st.band for st in plan.steps))
         vals = []
-        for st, (cs, ca) in zip(plan.steps, plan.constants):
-            z = SYNTHESES[st.synthesis](H, st, cs)
+        for st, Hb, (cs, ca) in zip(plan.steps, blocks, plan.constants):
+            z = SYNTHESES[st.synthesis](Hb, st, cs)
             y = post(z.view(B, C, st.r, st.r), st)
             vals.append(ANALYSES[st.analysis](y.reshape(B * C, st.c, st.c), st, ca))
         return place_rings(torch.cat(vals, 1), plan.output_index, B, C, plan.n_out)
