@@ -81,20 +81,21 @@ class Strategy:
 
 # %% ../nbs/04a_ring_engine.ipynb #c716b2f2
 class SynthesisByIrfft(Strategy):
-    "Synthesis by `irfft2`: the step's band block with its rows put in FFT order around a block of zeros, and `irfft2` to the `r` grid (which zero-pads the columns itself). $O(r^2\\log r)$ per map: the choice for wide bands on large grids."
+    "Synthesis by `irfft2`: the step's band, rows $0..t$ and $-t..-1$ around a block of zeros (the FFT order), and `irfft2` to the `r` grid (which zero-pads the columns itself). $O(r^2\\log r)$ per map: the choice for wide bands on large grids."
     name, kind = 'irfft', 'synthesis'
 
     def flops(self, st):
         return fft_flops(st.r)
 
-    def __call__(self, Hb, st, consts):
+    def __call__(self, rows, st, consts):
+        upper, lower = rows                                          # k1 = 0..t and -t..-1
         t, r = st.band, st.r
-        G = torch.cat([Hb[:, t:], zeros_block(Hb, (Hb.shape[0], r - 2 * t - 1, t + 1)), Hb[:, :t]], 1)   # rows 0..t, 0, -t..-1
+        G = torch.cat([upper, zeros_block(upper, (upper.shape[0], r - 2 * t - 1, t + 1)), lower], 1)
         return torch.fft.irfft2(G, s=(r, r), norm='forward')
 
 # %% ../nbs/04a_ring_engine.ipynb #cde936e9
 class SynthesisByMatrices(Strategy):
-    "Synthesis by two real matrix products: rows $k_1$ to $n_1$ (`(2(2t+1), 2r)`, cos and sin of $2\\pi k_1n_1/r$), then columns $(k_2,\\Re/\\Im)$ to $n_2$ (`(2(t+1), r)`, weights 1 at $k_2=0$ and 2 elsewhere for the missing half). $O(t^2r+tr^2)$ per map: the choice for small grids."
+    "Synthesis by two real matrix products: rows $k_1$ to $n_1$ (`(2(2t+1), 2r)`, cos and sin of $2\\pi k_1n_1/r$, $k_1$ in FFT order), then columns $(k_2,\\Re/\\Im)$ to $n_2$ (`(2(t+1), r)`, weights 1 at $k_2=0$ and 2 elsewhere for the missing half). $O(t^2r+tr^2)$ per map: the choice for small grids."
     name, kind = 'matrix', 'synthesis'
 
     def flops(self, st):
@@ -103,7 +104,7 @@ class SynthesisByMatrices(Strategy):
 
     def constants(self, st, dtype, device):
         t, r = st.band, st.r
-        a = angles(centered(t), range(r), r)                                # (2t+1, r)
+        a = angles(list(range(t + 1)) + list(range(-t, 0)), range(r), r)   # (2t+1, r), k1 in FFT order
         co, si = a.cos(), a.sin()
         M1 = torch.cat([torch.cat([co, si], 1), torch.cat([-si, co], 1)], 0)           # rows (re/im, k1), cols (re/im, n1)
         b = angles(range(t + 1), range(r), r)
@@ -111,11 +112,11 @@ class SynthesisByMatrices(Strategy):
         M2 = torch.stack([w * b.cos(), -w * b.sin()], 1).reshape(2 * (t + 1), r)       # rows (k2, re/im)
         return tuple(m.to(device=device, dtype=dtype) for m in (M1, M2))
 
-    def __call__(self, Hb, st, consts):
+    def __call__(self, rows, st, consts):
         M1, M2 = consts
-        t, r, BC = st.band, st.r, Hb.shape[0]
-        rows = torch.view_as_real(Hb).permute(0, 2, 3, 1).reshape(BC * (t + 1), -1)   # rows (map, k2), cols (re/im, k1)
-        U = torch.mm(rows, M1).view(BC, 2 * (t + 1), r)                   # rows (map, k2, re/im), cols n1
+        t, r, BC = st.band, st.r, rows[0].shape[0]
+        A = torch.cat([torch.view_as_real(h).permute(0, 2, 3, 1) for h in rows], -1)   # (map, k2, re/im, k1): one copy
+        U = torch.mm(A.view(BC * (t + 1), -1), M1).view(BC, 2 * (t + 1), r)                   # rows (map, k2, re/im), cols n1
         return torch.matmul(U.transpose(1, 2), M2)                      # (BC, n1, n2): batched, no copy of U
 
 # %% ../nbs/04a_ring_engine.ipynb #c4455bbc
@@ -333,13 +334,13 @@ def place_rings(vals: torch.Tensor,   # ring values of all steps, complex (B·C,
 
 # %% ../nbs/04a_ring_engine.ipynb #c44f4ae0
 class StepBlocks(torch.autograd.Function):
-    "The centred blocks $|k_1|\\le t$, $0\\le k_2\\le t$ of band features `H` `(maps, 2T+1, T+1)`, one view `(maps, 2t+1, t+1)` per band `t` of `bands`. Its backward is `BlockSum`: one table, where autograd's backward of slices builds a table per block and sums them."
+    "The bands $|k_1|\\le t$, $0\\le k_2\\le t$ of band features `H` `(maps, 2T+1, T+1)`, for each `t` of `bands` two views in FFT row order: rows $k_1=0..t$ `(maps, t+1, t+1)` and rows $k_1=-t..-1$ `(maps, t, t+1)`. Its backward is `BlockSum`: one table, where autograd's backward of slices builds a table per slice and sums them."
     @staticmethod
     def forward(H: torch.Tensor,  # band features (maps, 2T+1, T+1), rows -T..T
                 bands: tuple,     # the steps' bands t <= T
                ) -> tuple:
         T = (H.shape[-2] - 1) // 2
-        return tuple(H[:, T - t: T + t + 1, : t + 1] for t in bands)
+        return tuple(v for t in bands for v in (H[:, T: T + t + 1, : t + 1], H[:, T - t: T, : t + 1]))
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -351,18 +352,19 @@ class StepBlocks(torch.autograd.Function):
 
 # %% ../nbs/04a_ring_engine.ipynb #d15aba54
 class BlockSum(torch.autograd.Function):
-    "The adjoint of `StepBlocks`: blocks `(maps, 2t+1, t+1)`, one per band `t` of `bands`, each added at its centred place into one table `(maps, 2T+1, T+1)` (which starts as a copy of a block of band `T`, if there is one, else zeros). Its backward is `StepBlocks`."
+    "The adjoint of `StepBlocks`: for each band `t` of `bands` the rows $k_1=0..t$ and $k_1=-t..-1$ (columns $0..t$), added at their place into one table `(maps, 2T+1, T+1)`, rows $-T..T$ (which starts as the rows of a band `T`, if there is one, else zeros). Its backward is `StepBlocks`."
     @staticmethod
     def forward(T: int,        # band of the table
-                bands: tuple,  # the blocks' bands t <= T
-                *blocks,       # one tensor (maps, 2t+1, t+1) per band
+                bands: tuple,  # the bands t <= T
+                *blocks,       # per band: rows 0..t (maps, t+1, t+1), rows -t..-1 (maps, t, t+1)
                ) -> torch.Tensor:
         whole = bands.index(T) if T in bands else None
-        H = (blocks[whole].clone(memory_format=torch.contiguous_format) if whole is not None
+        H = (torch.cat([blocks[2 * whole + 1], blocks[2 * whole]], 1) if whole is not None
              else blocks[0].new_zeros(blocks[0].shape[0], 2 * T + 1, T + 1))
-        for i, (t, block) in enumerate(zip(bands, blocks)):
+        for i, t in enumerate(bands):
             if i != whole:
-                H[:, T - t: T + t + 1, : t + 1] += block
+                H[:, T: T + t + 1, : t + 1] += blocks[2 * i]
+                H[:, T - t: T, : t + 1] += blocks[2 * i + 1]
         return H
 
     @staticmethod
@@ -519,11 +521,11 @@ class RingEngine:
         if H is None or len(names) == 1:
             return min(names, key=flops.get)
         kind = next(iter(table.values())).kind
-        x = (StepBlocks.apply(H, (st.band,))[0] if kind == 'synthesis'
-             else timing_input((H.shape[0], st.c, st.c), plan.dtype, H.device))
+        x = H if kind == 'synthesis' else timing_input((H.shape[0], st.c, st.c), plan.dtype, H.device)
+        prepare = (lambda v: StepBlocks.apply(v, (st.band,))) if kind == 'synthesis' else (lambda v: v)   # as `run` calls it
         step = {name: st._replace(**{kind: name}) for name in names}
         consts = {name: table[name].constants(st, plan.dtype, H.device) for name in names}   # built once, as in the plan
-        timed = {name: timed_call(lambda v: table[name](v, step[name], consts[name]), x, H.device, self.timing_repeats,
+        timed = {name: timed_call(lambda v: table[name](prepare(v), step[name], consts[name]), x, H.device, self.timing_repeats,
                                   recording) for name in names}
         return min(timed, key=timed.get)
 
@@ -537,8 +539,8 @@ class RingEngine:
         H = band_features(X, plan.T, plan.feature_index)
         blocks = StepBlocks.apply(H, tuple(st.band for st in plan.steps))
         vals = []
-        for st, Hb, (cs, ca) in zip(plan.steps, blocks, plan.constants):
-            z = SYNTHESES[st.synthesis](Hb, st, cs)
+        for i, (st, (cs, ca)) in enumerate(zip(plan.steps, plan.constants)):
+            z = SYNTHESES[st.synthesis](blocks[2 * i: 2 * i + 2], st, cs)
             y = post(z.view(B, C, st.r, st.r), st)
             vals.append(ANALYSES[st.analysis](y.reshape(B * C, st.c, st.c), st, ca))
         return place_rings(torch.cat(vals, 1), plan.output_index, B, C, plan.n_out)
