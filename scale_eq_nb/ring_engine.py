@@ -5,8 +5,9 @@
 # %% auto #0
 __all__ = ['SYNTHESES', 'ANALYSES', 'centered', 'ring_frequencies', 'RingStep', 'angles', 'fft_flops', 'Strategy',
            'SynthesisByIrfft', 'SynthesisByMatrices', 'take_columns', 'AnalysisByRfft', 'AnalysisByDenseMatrix',
-           'dft_mix', 'AnalysisByThinMatrices', 'RingPlan', 'BandGather', 'BandScatter', 'band_features', 'place_rings',
-           'StepBlocks', 'BlockSum', 'timing_input', 'seconds', 'timed_call', 'RingEngine']
+           'dft_mix', 'AnalysisByThinMatrices', 'RingPlan', 'hermitian_gather', 'BandGather', 'BandScatter',
+           'band_features', 'place_rings', 'step_rows', 'StepBlocks', 'BlockSum', 'step_blocks', 'timing_input',
+           'seconds', 'timed_call', 'RingEngine']
 
 # %% ../nbs/04a_ring_engine.ipynb #46287ef9
 import math
@@ -265,15 +266,23 @@ class RingPlan:
                 for st in self.steps]
         return '\n'.join([head] + rows)
 
+# %% ../nbs/04a_ring_engine.ipynb #1efa5810
+def hermitian_gather(Xf: torch.Tensor,  # flattened spectra (maps, n·n)
+                     a: torch.Tensor,   # bins of X[k] (m, int64)
+                     b: torch.Tensor,   # bins of X[-k] (m, int64)
+                    ) -> torch.Tensor:
+    "$\\tfrac12(X[:,a]+\\overline{X[:,b]})$ `(maps, m)`: two gathers summed in place. `band_features` calls it as it is when autograd records nothing, and through `BandGather` when it does."
+    return take_columns(Xf, a).add_(take_columns(Xf, b).conj()).mul_(0.5)
+
 # %% ../nbs/04a_ring_engine.ipynb #25b386d7
 class BandGather(torch.autograd.Function):
-    "$\\tfrac12(X[:,a]+\\overline{X[:,b]})$ of flattened spectra `X` `(maps, n·n)`: the band features' gather, whose backward is `BandScatter`. Only the indices are saved for the backward."
+    "`hermitian_gather` with `BandScatter` as its backward. Only the indices are saved for the backward."
     @staticmethod
     def forward(Xf: torch.Tensor,  # flattened spectra (maps, n·n)
                 a: torch.Tensor,   # bins of X[k] (m, int64, distinct)
                 b: torch.Tensor,   # bins of X[-k] (m, int64, distinct)
                ) -> torch.Tensor:
-        return take_columns(Xf, a).add_(take_columns(Xf, b).conj()).mul_(0.5)
+        return hermitian_gather(Xf, a, b)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -309,9 +318,10 @@ def band_features(X: torch.Tensor,      # full spectra (B, C, n, n)
                   T: int,              # largest band of the plan
                   index: torch.Tensor, # `plan.feature_index`: the bins of X[k], then those of X[-k]
                  ) -> torch.Tensor:
-    "Band-$T$ half spectrum of $x=\\Re\\,\\mathcal F^{-1}X$, $H[k]=\\tfrac12(X[k]+\\overline{X[-k]})$ for $|k_1|\\le T$, $0\\le k_2\\le T$, complex `(B·C, 2T+1, T+1)` (rows $-T..T$, columns $0..T$), gathered by `index` (`plan.feature_index`) with `BandGather`."
+    "Band-$T$ half spectrum of $x=\\Re\\,\\mathcal F^{-1}X$, $H[k]=\\tfrac12(X[k]+\\overline{X[-k]})$ for $|k_1|\\le T$, $0\\le k_2\\le T$, complex `(B·C, 2T+1, T+1)` (rows $-T..T$, columns $0..T$), gathered by `index` (`plan.feature_index`): by `hermitian_gather`, through `BandGather` when autograd records."
     Xf, m = X.flatten(2).flatten(0, 1), (2 * T + 1) * (T + 1)
-    return BandGather.apply(Xf, index[:m], index[m:]).view(-1, 2 * T + 1, T + 1)
+    gather = BandGather.apply if torch.is_grad_enabled() and X.requires_grad else hermitian_gather
+    return gather(Xf, index[:m], index[m:]).view(-1, 2 * T + 1, T + 1)
 
 # %% ../nbs/04a_ring_engine.ipynb #f220eecf
 def place_rings(vals: torch.Tensor,   # ring values of all steps, complex (B·C, F)
@@ -332,15 +342,22 @@ def place_rings(vals: torch.Tensor,   # ring values of all steps, complex (B·C,
     pairs = torch.view_as_real(vals).gather(1, source[None, :, None].expand(vals.shape[0], -1, 2))
     return torch.view_as_complex(pairs.mul_(sign)).view(B, C, n, n)
 
+# %% ../nbs/04a_ring_engine.ipynb #7bdb0727
+def step_rows(H: torch.Tensor,  # band features (maps, 2T+1, T+1), rows -T..T
+              bands: tuple,     # the steps' bands t <= T
+             ) -> tuple:
+    "For each band `t` of `bands`, the rows $k_1=0..t$ `(maps, t+1, t+1)` and $k_1=-t..-1$ `(maps, t, t+1)` of band features `H`, columns $0..t$: views, in FFT row order."
+    T = (H.shape[-2] - 1) // 2
+    return tuple(v for t in bands for v in (H[:, T: T + t + 1, : t + 1], H[:, T - t: T, : t + 1]))
+
 # %% ../nbs/04a_ring_engine.ipynb #c44f4ae0
 class StepBlocks(torch.autograd.Function):
-    "The bands $|k_1|\\le t$, $0\\le k_2\\le t$ of band features `H` `(maps, 2T+1, T+1)`, for each `t` of `bands` two views in FFT row order: rows $k_1=0..t$ `(maps, t+1, t+1)` and rows $k_1=-t..-1$ `(maps, t, t+1)`. Its backward is `BlockSum`: one table, where autograd's backward of slices builds a table per slice and sums them."
+    "`step_rows` with `BlockSum` as its backward: one table, where autograd's backward of slices builds a table per slice and sums them."
     @staticmethod
     def forward(H: torch.Tensor,  # band features (maps, 2T+1, T+1), rows -T..T
                 bands: tuple,     # the steps' bands t <= T
                ) -> tuple:
-        T = (H.shape[-2] - 1) // 2
-        return tuple(v for t in bands for v in (H[:, T: T + t + 1, : t + 1], H[:, T - t: T, : t + 1]))
+        return step_rows(H, bands)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -374,6 +391,13 @@ class BlockSum(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad):
         return (None, None) + StepBlocks.apply(grad, ctx.bands)
+
+# %% ../nbs/04a_ring_engine.ipynb #b97f217f
+def step_blocks(H: torch.Tensor,  # band features (maps, 2T+1, T+1), rows -T..T
+                bands: tuple,     # the steps' bands t <= T
+               ) -> tuple:
+    "`step_rows(H, bands)`: through `StepBlocks` when autograd records, as plain views otherwise."
+    return (StepBlocks.apply if torch.is_grad_enabled() and H.requires_grad else step_rows)(H, bands)
 
 # %% ../nbs/04a_ring_engine.ipynb #e8634ebe
 def timing_input(shape: tuple,          # shape of the tensor
@@ -522,7 +546,7 @@ class RingEngine:
             return min(names, key=flops.get)
         kind = next(iter(table.values())).kind
         x = H if kind == 'synthesis' else timing_input((H.shape[0], st.c, st.c), plan.dtype, H.device)
-        prepare = (lambda v: StepBlocks.apply(v, (st.band,))) if kind == 'synthesis' else (lambda v: v)   # as `run` calls it
+        prepare = (lambda v: step_blocks(v, (st.band,))) if kind == 'synthesis' else (lambda v: v)   # as `run` calls it
         step = {name: st._replace(**{kind: name}) for name in names}
         consts = {name: table[name].constants(st, plan.dtype, H.device) for name in names}   # built once, as in the plan
         timed = {name: timed_call(lambda v: table[name](prepare(v), step[name], consts[name]), x, H.device, self.timing_repeats,
@@ -534,10 +558,10 @@ class RingEngine:
             plan: RingPlan,     # from `plan(X, ...)`
             post: Callable,     # (maps (B, C, r, r), step) -> maps (B, C, c, c): the layer's post-op
            ) -> torch.Tensor:
-        "Spectra `(B, C, n, n)` → `(B, C, n_out, n_out)`: gather the band features, then for each step synthesise $\\mathcal D_rx$ from its block (`StepBlocks`), apply `post` (maps `(B, C, r, r)` → `(B, C, c, c)`), analyse the step's ring; then place all rings. Differentiable to every order: autograd, double backward and `torch.compile` go through."
+        "Spectra `(B, C, n, n)` → `(B, C, n_out, n_out)`: gather the band features, then for each step synthesise $\\mathcal D_rx$ from its rows (`step_blocks`), apply `post` (maps `(B, C, r, r)` → `(B, C, c, c)`), analyse the step's ring; then place all rings. Differentiable to every order: autograd, double backward and `torch.compile` go through."
         B, C = X.shape[0], X.shape[1]
         H = band_features(X, plan.T, plan.feature_index)
-        blocks = StepBlocks.apply(H, tuple(st.band for st in plan.steps))
+        blocks = step_blocks(H, tuple(st.band for st in plan.steps))
         vals = []
         for i, (st, (cs, ca)) in enumerate(zip(plan.steps, plan.constants)):
             z = SYNTHESES[st.synthesis](blocks[2 * i: 2 * i + 2], st, cs)
