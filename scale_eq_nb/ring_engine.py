@@ -96,7 +96,7 @@ class SynthesisByIrfft(Strategy):
 
 # %% ../nbs/04a_ring_engine.ipynb #cde936e9
 class SynthesisByMatrices(Strategy):
-    "Synthesis by two real matrix products: rows $k_1$ to $n_1$ (`(2(2t+1), 2r)`, cos and sin of $2\\pi k_1n_1/r$, $k_1$ in FFT order), then columns $(k_2,\\Re/\\Im)$ to $n_2$ (`(2(t+1), r)`, weights 1 at $k_2=0$ and 2 elsewhere for the missing half). $O(t^2r+tr^2)$ per map: the choice for small grids."
+    "Synthesis by two real matrix products: rows $k_1$ to $n_1$ (`(2(2t+1), 2r)`, cos and sin of $2\\pi k_1n_1/r$), then columns $(k_2,\\Re/\\Im)$ to $n_2$ (`(2(t+1), r)`, weights 1 at $k_2=0$ and 2 elsewhere for the missing half). $O(t^2r+tr^2)$ per map: the choice for small grids."
     name, kind = 'matrix', 'synthesis'
 
     def flops(self, st):
@@ -105,7 +105,7 @@ class SynthesisByMatrices(Strategy):
 
     def constants(self, st, dtype, device):
         t, r = st.band, st.r
-        a = angles(list(range(t + 1)) + list(range(-t, 0)), range(r), r)   # (2t+1, r), k1 in FFT order
+        a = angles(centered(t), range(r), r)                                # (2t+1, r)
         co, si = a.cos(), a.sin()
         M1 = torch.cat([torch.cat([co, si], 1), torch.cat([-si, co], 1)], 0)           # rows (re/im, k1), cols (re/im, n1)
         b = angles(range(t + 1), range(r), r)
@@ -116,7 +116,7 @@ class SynthesisByMatrices(Strategy):
     def __call__(self, rows, st, consts):
         M1, M2 = consts
         t, r, BC = st.band, st.r, rows[0].shape[0]
-        A = torch.cat([torch.view_as_real(h).permute(0, 2, 3, 1) for h in rows], -1)   # (map, k2, re/im, k1): one copy
+        A = torch.cat([torch.view_as_real(h).permute(0, 2, 3, 1) for h in rows[::-1]], -1)   # (map, k2, re/im, k1 = -t..t)
         U = torch.mm(A.view(BC * (t + 1), -1), M1).view(BC, 2 * (t + 1), r)                   # rows (map, k2, re/im), cols n1
         return torch.matmul(U.transpose(1, 2), M2)                      # (BC, n1, n2): batched, no copy of U
 
@@ -369,7 +369,7 @@ class StepBlocks(torch.autograd.Function):
 
 # %% ../nbs/04a_ring_engine.ipynb #d15aba54
 class BlockSum(torch.autograd.Function):
-    "The adjoint of `StepBlocks`: for each band `t` of `bands` the rows $k_1=0..t$ and $k_1=-t..-1$ (columns $0..t$), added at their place into one table `(maps, 2T+1, T+1)`, rows $-T..T$ (which starts as the rows of a band `T`, if there is one, else zeros). Its backward is `StepBlocks`."
+    "The adjoint of `StepBlocks`: for each band `t` of `bands` the rows $k_1=0..t$ and $k_1=-t..-1$ (columns $0..t$), added at their place into one table `(maps, 2T+1, T+1)`, rows $-T..T$, from the last band to the first (the table starts as the rows of a band `T`, if there is one, else zeros). Its backward is `StepBlocks`."
     @staticmethod
     def forward(T: int,        # band of the table
                 bands: tuple,  # the bands t <= T
@@ -378,7 +378,8 @@ class BlockSum(torch.autograd.Function):
         whole = bands.index(T) if T in bands else None
         H = (torch.cat([blocks[2 * whole + 1], blocks[2 * whole]], 1) if whole is not None
              else blocks[0].new_zeros(blocks[0].shape[0], 2 * T + 1, T + 1))
-        for i, t in enumerate(bands):
+        for i in reversed(range(len(bands))):                     # from the largest band down
+            t = bands[i]
             if i != whole:
                 H[:, T: T + t + 1, : t + 1] += blocks[2 * i]
                 H[:, T - t: T, : t + 1] += blocks[2 * i + 1]
