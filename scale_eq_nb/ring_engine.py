@@ -378,8 +378,7 @@ class BlockSum(torch.autograd.Function):
         whole = bands.index(T) if T in bands else None
         H = (torch.cat([blocks[2 * whole + 1], blocks[2 * whole]], 1) if whole is not None
              else blocks[0].new_zeros(blocks[0].shape[0], 2 * T + 1, T + 1))
-        for i in reversed(range(len(bands))):                     # from the largest band down
-            t = bands[i]
+        for i, t in reversed(list(enumerate(bands))):             # last band first, as autograd accumulates
             if i != whole:
                 H[:, T: T + t + 1, : t + 1] += blocks[2 * i]
                 H[:, T - t: T, : t + 1] += blocks[2 * i + 1]
@@ -550,8 +549,8 @@ class RingEngine:
         prepare = (lambda v: step_blocks(v, (st.band,))) if kind == 'synthesis' else (lambda v: v)   # as `run` calls it
         step = {name: st._replace(**{kind: name}) for name in names}
         consts = {name: table[name].constants(st, plan.dtype, H.device) for name in names}   # built once, as in the plan
-        timed = {name: timed_call(lambda v: table[name](prepare(v), step[name], consts[name]), x, H.device, self.timing_repeats,
-                                  recording) for name in names}
+        timed = {name: timed_call(lambda v: table[name](prepare(v), step[name], consts[name]), x, H.device,
+                                  self.timing_repeats, recording) for name in names}
         return min(timed, key=timed.get)
 
     def run(self,
