@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['logger', 'CHECKPOINT_NAME', 'CHECKPOINT_FORMAT', 'CONFIG_NAME', 'METRICS_NAME', 'BEST_NAME', 'HISTORY_NAME',
-           'LOCK_NAME', 'RUN_FILES', 'atomic_write', 'json_ready', 'write_json', 'rng_state', 'set_rng_state',
-           'state_digest', 'save_checkpoint', 'CheckpointError', 'load_checkpoint', 'RunFolderError',
+           'LOCK_NAME', 'RUN_FILES', 'HOLDER_RECORD_WAIT_S', 'atomic_write', 'json_ready', 'write_json', 'rng_state',
+           'set_rng_state', 'state_digest', 'save_checkpoint', 'CheckpointError', 'load_checkpoint', 'RunFolderError',
            'check_run_folder', 'check_output_dir', 'RunFolder', 'write_history_csv', 'write_report']
 
 # %% ../nbs/15_checkpoint.ipynb #44abe416
@@ -20,6 +20,7 @@ import random
 import re
 import socket
 import tempfile
+import time
 import uuid
 import warnings
 import zipfile
@@ -311,6 +312,8 @@ def _holder_text(h: dict) -> str:
     return (f"`{h.get('command', '?')}` (process {h.get('pid', '?')} on host {h.get('host', '?')}, started "
             f"{h.get('started', '?')})")
 
+HOLDER_RECORD_WAIT_S = 2.0   # how long a refused run waits for the holder to write its record, in seconds
+
 class RunFolder:
     "A run folder held exclusively by this process until `close()` (also a context manager)."
     def __init__(self, path,                          # the folder (created if needed)
@@ -333,6 +336,17 @@ class RunFolder:
         except (json.JSONDecodeError, UnicodeDecodeError, OSError):
             return {}
 
+    def _await_holder_record(self) -> dict:
+        "The record of the process holding the kernel lock: it writes it just after locking, so wait that moment out."
+        deadline, here = time.monotonic() + HOLDER_RECORD_WAIT_S, socket.gethostname()
+        while True:
+            holder = self._read_holder()
+            pid = holder.get('pid')
+            written = pid is not None and (holder.get('host') != here or _pid_alive(pid))
+            if written or time.monotonic() > deadline:
+                return holder
+            time.sleep(0.01)
+
     def _lock(self):
         lock = self.path / LOCK_NAME
         while True:
@@ -342,7 +356,7 @@ class RunFolder:
             try:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
-                holder = self._read_holder()
+                holder = self._await_holder_record()
                 self._release_fd()
                 raise RunFolderError(f"{self.path} is in use by {_holder_text(holder)}; wait for that run to end, or "
                                      "choose another --out folder.") from None
