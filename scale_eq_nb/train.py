@@ -194,6 +194,9 @@ def _train(cfg, out, resume, ctx, data, step_hook, progress, deterministic, stra
         raise ValueError("time_strategies times the layers' strategies in one process; under torchrun every process "
                          "would time its own and the replicas would compute with different arithmetic. Drop "
                          "--time-strategies for a distributed run.")
+    # the optimiser's first step would import torch._dynamo (with sympy, for seconds); a Ctrl-C inside an import can
+    # break the import instead of stopping the run, so it is imported before the run folder is taken
+    import torch._dynamo  # noqa: F401
     run = RunFolder(out, 'train', cfg, state) if out is not None and ctx.is_main else None  # rank 0 locks `out`
     previous = torch.are_deterministic_algorithms_enabled()
     torch.use_deterministic_algorithms(deterministic, warn_only=True)
