@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['SYNTHESES', 'ANALYSES', 'centered', 'ring_frequencies', 'RingStep', 'angles', 'fft_flops', 'Strategy',
-           'SynthesisByIrfft', 'SynthesisByMatrices', 'take_columns', 'AnalysisByRfft', 'AnalysisByDenseMatrix',
-           'dft_mix', 'AnalysisByThinMatrices', 'RingPlan', 'hermitian_gather', 'BandGather', 'BandScatter',
-           'band_features', 'place_rings', 'step_rows', 'StepBlocks', 'BlockSum', 'step_blocks', 'timing_input',
-           'seconds', 'timed_call', 'RingEngine']
+           'SynthesisByIrfft', 'SynthesisByMatrices', 'take_columns', 'ring_rfft', 'ring_rfft_adjoint', 'RingRfft',
+           'RingRfftAdjoint', 'AnalysisByRfft', 'AnalysisByDenseMatrix', 'dft_mix', 'AnalysisByThinMatrices',
+           'RingPlan', 'hermitian_gather', 'BandGather', 'BandScatter', 'band_features', 'place_rings', 'step_rows',
+           'StepBlocks', 'BlockSum', 'step_blocks', 'timing_input', 'seconds', 'timed_call', 'RingEngine']
 
 # %% ../nbs/04a_ring_engine.ipynb #46287ef9
 import math
@@ -129,9 +129,62 @@ def take_columns(S: torch.Tensor,      # (rows, columns)
         return S.index_select(1, index)
     return S.gather(1, index.expand(S.shape[0], -1))
 
+# %% ../nbs/04a_ring_engine.ipynb #1efc4da3
+def ring_rfft(y: torch.Tensor,      # real maps (maps, c, c)
+              index: torch.Tensor,  # the ring's bins in the flattened `rfft2` half spectrum (c·(c//2+1))
+             ) -> torch.Tensor:
+    "The ring's coefficients of $\\mathrm{rfft2}(y)$ (norm `'forward'`), complex `(maps, F)`."
+    return take_columns(torch.fft.rfft2(y, norm='forward').flatten(1), index)
+
+def ring_rfft_adjoint(dS: torch.Tensor,    # gradient of the ring's coefficients, complex (maps, F)
+                      index: torch.Tensor, # the ring's bins in the flattened half spectrum
+                      c: int,              # grid size
+                     ) -> torch.Tensor:
+    "The adjoint of `ring_rfft`, real `(maps, c, c)`: $\\tfrac12 dS$ placed in a half spectrum, its self-mirrored columns made Hermitian, one `irfft2`."
+    h = dS.new_zeros(dS.shape[0], c * (c // 2 + 1)).index_add_(1, index, dS * 0.5).view(-1, c, c // 2 + 1)
+    for col in (0, c // 2) if c % 2 == 0 and c > 1 else (0,):
+        v = h[:, :, col].clone()
+        h[:, :, col] += torch.cat([v[:, :1], v[:, 1:].flip(1)], 1).conj()      # + conj of the row -k1
+    return torch.fft.irfft2(h, s=(c, c), norm='backward')
+
+# %% ../nbs/04a_ring_engine.ipynb #dfa1f1d8
+class RingRfft(torch.autograd.Function):
+    "`ring_rfft` with `RingRfftAdjoint` as its backward. Only the index is saved."
+    @staticmethod
+    def forward(y: torch.Tensor,      # real maps (maps, c, c)
+                index: torch.Tensor,  # the ring's bins in the flattened half spectrum
+               ) -> torch.Tensor:
+        return ring_rfft(y, index)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[1])
+        ctx.c = inputs[0].shape[-1]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return RingRfftAdjoint.apply(grad, ctx.saved_tensors[0], ctx.c), None
+
+class RingRfftAdjoint(torch.autograd.Function):
+    "`ring_rfft_adjoint` with `RingRfft` as its backward."
+    @staticmethod
+    def forward(dS: torch.Tensor,     # gradient of the ring's coefficients, complex (maps, F)
+                index: torch.Tensor,  # the ring's bins in the flattened half spectrum
+                c: int,               # grid size
+               ) -> torch.Tensor:
+        return ring_rfft_adjoint(dS, index, c)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.save_for_backward(inputs[1])
+
+    @staticmethod
+    def backward(ctx, grad):
+        return RingRfft.apply(grad, ctx.saved_tensors[0]), None, None
+
 # %% ../nbs/04a_ring_engine.ipynb #c718fe5a
 class AnalysisByRfft(Strategy):
-    "Analysis by `rfft2` of the whole `c` grid, then a gather of the ring's coefficients. $O(c^2\\log c)$ per map whatever the ring: the choice for thick rings."
+    "Analysis by `rfft2` of the whole `c` grid, then a gather of the ring's coefficients (`RingRfft` when autograd records). $O(c^2\\log c)$ per map whatever the ring: the choice for thick rings."
     name, kind = 'rfft', 'analysis'
 
     def flops(self, st):
@@ -142,7 +195,9 @@ class AnalysisByRfft(Strategy):
         return (torch.tensor([(k1 % c) * (c // 2 + 1) + k2 for k1, k2 in st.freqs], dtype=torch.long, device=device),)
 
     def __call__(self, y, st, consts):
-        return take_columns(torch.fft.rfft2(y, norm='forward').flatten(1), consts[0])
+        if torch.is_grad_enabled() and y.requires_grad:
+            return RingRfft.apply(y, consts[0])
+        return ring_rfft(y, consts[0])
 
 # %% ../nbs/04a_ring_engine.ipynb #8333d698
 class AnalysisByDenseMatrix(Strategy):
