@@ -6,8 +6,9 @@
 __all__ = ['SYNTHESES', 'ANALYSES', 'centered', 'ring_frequencies', 'RingStep', 'angles', 'fft_flops', 'Strategy',
            'SynthesisByIrfft', 'SynthesisByMatrices', 'take_columns', 'ring_rfft', 'ring_rfft_adjoint', 'RingRfft',
            'RingRfftAdjoint', 'AnalysisByRfft', 'AnalysisByDenseMatrix', 'dft_mix', 'AnalysisByThinMatrices',
-           'RingPlan', 'hermitian_gather', 'BandGather', 'BandScatter', 'band_features', 'place_rings', 'step_rows',
-           'StepBlocks', 'BlockSum', 'step_blocks', 'timing_input', 'seconds', 'timed_call', 'RingEngine']
+           'thin_analysis', 'thin_analysis_adjoint', 'ThinAnalysis', 'ThinAnalysisAdjoint', 'RingPlan',
+           'hermitian_gather', 'BandGather', 'BandScatter', 'band_features', 'place_rings', 'step_rows', 'StepBlocks',
+           'BlockSum', 'step_blocks', 'timing_input', 'seconds', 'timed_call', 'RingEngine']
 
 # %% ../nbs/04a_ring_engine.ipynb #46287ef9
 import math
@@ -252,13 +253,78 @@ class AnalysisByThinMatrices(Strategy):
         return tuple(m.to(device=device, dtype=dtype).contiguous() for m in mats)
 
     def __call__(self, y, st, consts):
-        BC, c = y.shape[0], st.c
-        P = torch.matmul(consts[0], y).view(-1, 2 * c)                   # contract n1: rows (map, k1), cols (re/im, n2)
-        parts = [torch.mm(P, consts[1]).view(BC, -1)]
-        if st.prev >= 0:
-            Q = torch.matmul(consts[2], y.transpose(1, 2)).view(-1, 2 * c)   # contract n2: rows (map, k2), cols (re/im, n1)
-            parts.append(torch.mm(Q, consts[3]).view(BC, -1))
-        return torch.view_as_complex((torch.cat(parts, 1) if len(parts) > 1 else parts[0]).view(BC, -1, 2))
+        if torch.is_grad_enabled() and y.requires_grad:
+            return ThinAnalysis.apply(y, st, *consts)
+        return thin_analysis(y, st, consts)
+
+# %% ../nbs/04a_ring_engine.ipynb #4a86025b
+def thin_analysis(y: torch.Tensor,  # real maps (maps, c, c)
+                  st: RingStep,     # the step: grid `c`, ring `prev`..`top`
+                  consts: tuple,    # `AnalysisByThinMatrices.constants`: A1, its mix, and (for an annulus) B2, its mix
+                 ) -> torch.Tensor:
+    "The ring's coefficients by partial DFTs, complex `(maps, F)`: part A (rows $|k_1|>$ `prev`) then part B (columns `prev`$<k_2\\le$ `top`, rows $|k_1|\\le$ `prev`)."
+    BC, c = y.shape[0], st.c
+    P = torch.matmul(consts[0], y).view(-1, 2 * c)                   # contract n1: rows (map, k1), cols (re/im, n2)
+    parts = [torch.mm(P, consts[1]).view(BC, -1)]
+    if st.prev >= 0:
+        Q = torch.matmul(consts[2], y.transpose(1, 2)).view(-1, 2 * c)   # contract n2: rows (map, k2), cols (re/im, n1)
+        parts.append(torch.mm(Q, consts[3]).view(BC, -1))
+    return torch.view_as_complex((torch.cat(parts, 1) if len(parts) > 1 else parts[0]).view(BC, -1, 2))
+
+def thin_analysis_adjoint(dS: torch.Tensor,  # gradient of the ring's coefficients, complex (maps, F)
+                          st: RingStep,      # the step
+                          consts: tuple,     # as for `thin_analysis`
+                         ) -> torch.Tensor:
+    "The adjoint of `thin_analysis`, real `(maps, c, c)`: the transposed products, part B added into part A's result in place."
+    BC, c = dS.shape[0], st.c
+    flat = torch.view_as_real(dS).reshape(BC, -1)
+    na = consts[0].shape[0] * consts[1].shape[1] // 2                  # reals of part A per map
+    dP = torch.mm(flat[:, :na].reshape(-1, consts[1].shape[1]), consts[1].T).view(BC, -1, c)
+    dy = torch.matmul(consts[0].T, dP)
+    if st.prev >= 0:
+        dQ = torch.mm(flat[:, na:].reshape(-1, consts[3].shape[1]), consts[3].T).view(BC, -1, c)
+        dy.transpose(1, 2).baddbmm_(consts[2].T.expand(BC, -1, -1), dQ)
+    return dy
+
+# %% ../nbs/04a_ring_engine.ipynb #0460010c
+def _save_step_constants(ctx, inputs, output):
+    ctx.st = inputs[1]
+    ctx.save_for_backward(*inputs[2:])
+
+def _through(partner, ctx, grad):
+    "The gradient of a thin-analysis Function: its partner applied to `grad`, none for the step and the constants."
+    consts = ctx.saved_tensors
+    return (partner.apply(grad, ctx.st, *consts), None) + (None,) * len(consts)
+
+class ThinAnalysis(torch.autograd.Function):
+    "`thin_analysis` with `ThinAnalysisAdjoint` as its backward. Only the constants are saved."
+    setup_context = staticmethod(_save_step_constants)
+
+    @staticmethod
+    def forward(y: torch.Tensor,  # real maps (maps, c, c)
+                st: RingStep,     # the step
+                *consts,          # `AnalysisByThinMatrices.constants`
+               ) -> torch.Tensor:
+        return thin_analysis(y, st, consts)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _through(ThinAnalysisAdjoint, ctx, grad)
+
+class ThinAnalysisAdjoint(torch.autograd.Function):
+    "`thin_analysis_adjoint` with `ThinAnalysis` as its backward."
+    setup_context = staticmethod(_save_step_constants)
+
+    @staticmethod
+    def forward(dS: torch.Tensor,  # gradient of the ring's coefficients, complex (maps, F)
+                st: RingStep,      # the step
+                *consts,           # `AnalysisByThinMatrices.constants`
+               ) -> torch.Tensor:
+        return thin_analysis_adjoint(dS, st, consts)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return _through(ThinAnalysis, ctx, grad)
 
 # %% ../nbs/04a_ring_engine.ipynb #da500fd4
 SYNTHESES = {s.name: s for s in (SynthesisByIrfft(), SynthesisByMatrices())}
